@@ -1,0 +1,279 @@
+"""Execute the book's chapters with papermill and build the HTML book with Jupyter Book.
+
+Usage (the Makefile wraps these)::
+
+    python -m nsde.runbook book --profile default     # execute every chapter, build HTML
+    python -m nsde.runbook execute --profile quick    # execute only
+    python -m nsde.runbook build --notebooks DIR      # build HTML from executed notebooks
+    python -m nsde.runbook refs                       # refresh tests/notebooks (quick)
+    python -m nsde.runbook check                      # validate profiles against chapters
+
+Chapters are jupytext percent-format ``.py`` files listed in ``_toc.yml``; Markdown pages
+are copied as they are. Every profile is checked against every chapter's ``parameters``
+cell before any chapter runs, so a misspelt or missing parameter stops the run at once.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from .profiles import PROFILES_FILE, ProfileError, chapter_parameters, check_profiles, get_profile, load_profiles
+
+__all__ = ["REPO", "toc_entries", "convert_chapters", "declared_parameters", "execute_book", "build_html", "strip_volatile"]
+
+REPO = Path(__file__).resolve().parents[1]
+TOC = REPO / "_toc.yml"
+CONFIG = REPO / "_config.yml"
+BUILD = REPO / "_build"
+REFS = REPO / "tests" / "notebooks"
+KERNEL = "python3"
+
+
+def toc_entries(toc: Path = TOC) -> list[str]:
+    """The ``file:`` entries of ``_toc.yml`` in reading order, root first (no suffix)."""
+    data = yaml.safe_load(toc.read_text())
+    entries = [data["root"]]
+
+    def walk(items):
+        for item in items or []:
+            if "file" in item:
+                entries.append(item["file"])
+            walk(item.get("sections"))
+            for part in item.get("parts", []) or []:
+                walk(part.get("chapters"))
+
+    walk(data.get("chapters"))
+    for part in data.get("parts", []) or []:
+        walk(part.get("chapters"))
+    return entries
+
+
+def _source(entry: str) -> Path:
+    for suffix in (".py", ".md", ".ipynb"):
+        path = REPO / f"{entry}{suffix}"
+        if path.exists():
+            return path
+    raise FileNotFoundError(f"_toc.yml lists {entry!r}, but none of {entry}.py/.md/.ipynb exists")
+
+
+def convert_chapters(dest: Path) -> dict[str, Path]:
+    """Convert every ``.py`` chapter of the TOC to an unexecuted notebook under ``dest``.
+
+    Returns:
+        ``{toc entry: notebook path}`` for the notebook chapters, in TOC order.
+    """
+    import jupytext
+
+    out = {}
+    for entry in toc_entries():
+        src = _source(entry)
+        if src.suffix != ".py":
+            continue
+        nb = jupytext.read(src)
+        nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
+        nb.metadata.setdefault("jupytext", {}).pop("formats", None)
+        path = dest / f"{entry}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        jupytext.write(nb, path, fmt="ipynb")
+        out[entry] = path
+    return out
+
+
+def declared_parameters(notebooks: dict[str, Path]) -> dict[str, dict]:
+    """``{chapter: {parameter: default}}`` read from each notebook's parameters cell."""
+    import papermill
+
+    declared = {}
+    for entry, path in notebooks.items():
+        params = papermill.inspect_notebook(str(path))
+        if not params:
+            raise ProfileError(f"{entry}.py has no cell tagged 'parameters'")
+        declared[f"{entry}.py"] = {name: info.get("default") for name, info in params.items()}
+    return declared
+
+
+def check(profile: str | None = None) -> dict[str, dict]:
+    """Validate the profiles file against the chapters; return the declared parameters."""
+    profiles = load_profiles(PROFILES_FILE)
+    if profile is not None:
+        get_profile(profile)
+    tmp = BUILD / "converted"
+    notebooks = convert_chapters(tmp)
+    declared = declared_parameters(notebooks)
+    check_profiles(profiles, declared)
+    return declared
+
+
+def strip_volatile(path: Path) -> None:
+    """Remove papermill's timing metadata so executed notebooks diff cleanly."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.execution_count = None
+            for output in cell.get("outputs", []):
+                if "execution_count" in output:
+                    output["execution_count"] = None
+    nbformat.write(nb, path)
+
+
+def execute_book(profile: str, dest: Path, chapters: list[str] | None = None) -> dict[str, Path]:
+    """Execute the chapters (all, or those whose entry contains one of ``chapters``).
+
+    Every profile is validated against every chapter first. Notebooks are executed in TOC
+    order with the chapter folder as working directory, written to ``dest`` atomically.
+
+    Returns:
+        ``{toc entry: executed notebook}``.
+    """
+    import papermill
+
+    params = get_profile(profile)
+    profiles = load_profiles(PROFILES_FILE)
+    notebooks = convert_chapters(BUILD / "converted")
+    declared = declared_parameters(notebooks)
+    check_profiles(profiles, declared)
+    selected = {e: p for e, p in notebooks.items() if not chapters or any(c in e for c in chapters)}
+    if chapters and not selected:
+        raise SystemExit(f"no chapter matches {chapters}; chapters: {', '.join(notebooks)}")
+    done = {}
+    total = time.perf_counter()
+    for entry, path in selected.items():
+        values = chapter_parameters(params, declared[f"{entry}.py"], profile)
+        out = dest / f"{entry}.ipynb"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp.ipynb")
+        start = time.perf_counter()
+        print(f"[{profile}] executing {entry} ...", flush=True)
+        try:
+            papermill.execute_notebook(str(path), str(tmp), parameters=values, kernel_name=KERNEL,
+                                       cwd=str((REPO / entry).parent), progress_bar=False)
+        except papermill.PapermillExecutionError as exc:
+            failed = out.with_name(f"{out.stem}.failed.ipynb")
+            if tmp.exists():
+                os.replace(tmp, failed)
+            raise SystemExit(f"{entry} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
+                             f"the partly executed notebook is {failed}") from None
+        os.replace(tmp, out)
+        print(f"[{profile}] {entry} done in {time.perf_counter() - start:.0f} s", flush=True)
+        done[entry] = out
+    print(f"[{profile}] executed {len(done)} chapters in {time.perf_counter() - total:.0f} s", flush=True)
+    return done
+
+
+def stage(notebook_dir: Path, dest: Path) -> Path:
+    """Lay out a Jupyter Book source tree in ``dest``: config, TOC, pages and notebooks.
+
+    Notebook chapters are taken from ``notebook_dir`` (executed notebooks, same relative
+    paths as in the TOC, or flat ``<name>.ipynb`` as in ``tests/notebooks``).
+    """
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    shutil.copy(CONFIG, dest / "_config.yml")
+    shutil.copy(TOC, dest / "_toc.yml")
+    for entry in toc_entries():
+        src = _source(entry)
+        target = dest / f"{entry}{'.ipynb' if src.suffix == '.py' else src.suffix}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if src.suffix == ".py":
+            candidates = [notebook_dir / f"{entry}.ipynb", notebook_dir / f"{Path(entry).name}.ipynb"]
+            found = next((c for c in candidates if c.exists()), None)
+            if found is None:
+                raise FileNotFoundError(f"no executed notebook for {entry} in {notebook_dir}; run the chapters first")
+            shutil.copy(found, target)
+        else:
+            shutil.copy(src, target)
+    for extra in ("book/references.bib", "book/_static"):
+        if (REPO / extra).exists():
+            copy = shutil.copytree if (REPO / extra).is_dir() else shutil.copy
+            copy(REPO / extra, dest / extra)
+    return dest
+
+
+def build_html(notebook_dir: Path, root: Path = REPO) -> Path:
+    """Build the HTML book from executed notebooks; warnings fail the build.
+
+    Args:
+        notebook_dir: folder of executed notebooks.
+        root: the book is staged in ``root/_build/src`` and written to ``root/_build/html``.
+
+    Returns:
+        The path of ``index.html``.
+    """
+    out = root
+    src = stage(notebook_dir, root / "_build" / "src")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(src), "--path-output", str(out), "-W", "-n", "--keep-going", "-q"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout[-8000:] + result.stderr[-8000:])
+        raise SystemExit(f"jupyter-book build failed (exit {result.returncode})")
+    index = out / "_build" / "html" / "index.html"
+    if not index.exists():
+        raise SystemExit(f"jupyter-book reported success but {index} is missing")
+    return index
+
+
+def refresh_refs() -> list[Path]:
+    """Execute every chapter on the ``quick`` profile into ``tests/notebooks`` (nbval refs)."""
+    tmp = BUILD / "refs"
+    done = execute_book("quick", tmp)
+    REFS.mkdir(parents=True, exist_ok=True)
+    written = []
+    for entry, path in done.items():
+        strip_volatile(path)
+        target = REFS / f"{Path(entry).name}.ipynb"
+        shutil.copy(path, target)
+        written.append(target)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nsde.runbook", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    for name in ("book", "execute"):
+        p = sub.add_parser(name)
+        p.add_argument("--profile", default="default")
+        p.add_argument("--chapters", nargs="*", help="run only chapters whose name contains one of these")
+    p = sub.add_parser("build")
+    p.add_argument("--notebooks", type=Path, required=True)
+    sub.add_parser("refs")
+    p = sub.add_parser("check")
+    p.add_argument("--profile")
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "check":
+            check(args.profile)
+            print("profiles and chapters agree")
+        elif args.cmd in ("book", "execute"):
+            executed = BUILD / "executed" / args.profile
+            start = time.perf_counter()
+            execute_book(args.profile, executed, args.chapters)
+            if args.cmd == "book":
+                index = build_html(executed)
+                print(f"book built in {time.perf_counter() - start:.0f} s: {index}")
+        elif args.cmd == "build":
+            print(build_html(args.notebooks))
+        elif args.cmd == "refs":
+            for path in refresh_refs():
+                print(f"refreshed {path.relative_to(REPO)}")
+    except ProfileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The book builds from the reference notebooks, and its pages are complete.
+
+Builds the HTML book with Jupyter Book from ``tests/notebooks`` (the quick-profile
+notebooks that nbval also checks), then checks that every ``_toc.yml`` entry has a page,
+that every image a page references exists and is not empty, and that headless Chromium
+renders the index page to a non-blank screenshot.
+"""
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from nsde import runbook
+
+pytestmark = pytest.mark.book
+
+REFS = runbook.REFS
+
+
+class _Images(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.sources = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.sources.append(dict(attrs).get("src", ""))
+
+
+@pytest.fixture(scope="module")
+def html_root(tmp_path_factory):
+    missing = [e for e in runbook.toc_entries() if e != runbook.toc_entries()[0]
+               and not (REFS / f"{Path(e).name}.ipynb").exists()]
+    if missing:
+        pytest.fail(f"reference notebooks missing for {missing}; run `make refs`")
+    root = tmp_path_factory.mktemp("book")
+    index = runbook.build_html(REFS, root=root)
+    return index.parent
+
+
+def test_every_toc_entry_has_a_page(html_root):
+    for entry in runbook.toc_entries():
+        page = html_root / f"{entry}.html"
+        assert page.exists(), f"no page for {entry}"
+        assert page.stat().st_size > 1000
+
+
+def test_every_image_exists_and_is_not_empty(html_root):
+    n_images = 0
+    for page in html_root.rglob("*.html"):
+        parser = _Images()
+        parser.feed(page.read_text(errors="replace"))
+        for src in parser.sources:
+            if src.startswith(("http:", "https:", "data:")):
+                continue
+            path = (page.parent / src.split("#")[0].split("?")[0]).resolve()
+            assert path.exists(), f"{page.name} references missing image {src}"
+            assert path.stat().st_size > 0, f"{page.name} references empty image {src}"
+            n_images += 1
+    assert n_images > 0, "the book shows no figures at all"
+
+
+def test_chapters_show_no_error_outputs(html_root):
+    for entry in runbook.toc_entries()[1:]:
+        text = (html_root / f"{entry}.html").read_text(errors="replace")
+        assert "Traceback (most recent call last)" not in text, f"{entry} shows a traceback"
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def test_index_renders_in_headless_chromium(html_root, tmp_path):
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("headless Chromium is not installed and could not be installed (`make test` tries apt-get)")
+    shot = tmp_path / "index.png"
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,900",
+           f"--screenshot={shot}", (html_root / f"{runbook.toc_entries()[0]}.html").as_uri()]
+    subprocess.run(cmd, capture_output=True, timeout=120)
+    assert (html_root / "index.html").exists()
+    assert shot.exists() and shot.stat().st_size > 0, "Chromium wrote no screenshot"
+    from PIL import Image
+
+    image = Image.open(shot).convert("L")
+    assert image.size == (1280, 900)
+    histogram = image.histogram()
+    dominant = max(histogram) / sum(histogram)
+    assert dominant < 0.98, "the screenshot is (almost) a single colour: the page did not render"
+    # dark text on a light page: some pixels must be dark
+    assert sum(histogram[:100]) > 0.001 * sum(histogram), "no text is visible on the rendered page"
