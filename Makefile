@@ -26,11 +26,11 @@ check: $(STAMP)
 	$(PY) -m nsde.runbook check
 
 test: $(STAMP) chromium
-	TQDM_DISABLE=1 MPLBACKEND=agg $(PY) -m pytest -q --nbval-lax --nbval-current-env \
+	TQDM_DISABLE=1 $(PY) -m pytest -q --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg tests
 
 unit: $(STAMP)
-	TQDM_DISABLE=1 MPLBACKEND=agg $(PY) -m pytest -q tests --ignore=tests/notebooks -m "not book"
+	TQDM_DISABLE=1 $(PY) -m pytest -q tests --ignore=tests/notebooks -m "not book"
 
 # Refresh the nbval reference notebooks (tests/notebooks) on purpose, after a change
 # that moves values a chapter prints in a `# NBVAL_CHECK_OUTPUT` cell.

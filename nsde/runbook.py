@@ -120,12 +120,7 @@ def strip_volatile(path: Path) -> None:
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
-        if cell.cell_type == "code":
-            cell.execution_count = None
-            for output in cell.get("outputs", []):
-                if "execution_count" in output:
-                    output["execution_count"] = None
-    nbformat.write(nb, path)
+    nbformat.write(nb, path)  # execution counts stay: nbval treats a cell without one as unrun
 
 
 def execute_book(profile: str, dest: Path, chapters: list[str] | None = None) -> dict[str, Path]:

@@ -60,3 +60,20 @@ def test_profile_is_implicit():
     check_profiles({"quick": {"seed": 0}}, {"book/x.py": {"seed": 0, "profile": "quick"}})
     values = profiles.chapter_parameters({"seed": 0, "other": 1}, {"seed": 0, "profile": "quick"}, "default")
     assert values == {"seed": 0, "profile": "default"}
+
+
+def test_every_profile_agrees_with_every_chapter():
+    """The real chapters' parameters cells and book/profiles.yaml name the same parameters."""
+    from nsde import runbook
+
+    declared = runbook.check()
+    assert len(declared) == len(runbook.toc_entries()) - 1  # every chapter but the index page
+    for chapter, params in declared.items():
+        assert "profile" in params, f"{chapter} does not declare `profile`"
+
+
+def test_runner_rejects_unknown_profile_before_running(capsys):
+    from nsde import runbook
+
+    assert runbook.main(["execute", "--profile", "nope"]) == 2
+    assert "unknown profile 'nope'" in capsys.readouterr().err

@@ -1,0 +1,399 @@
+"""ABC, attribution-based confidence (Jha et al., NeurIPS 2019), and tests of its reliability.
+
+Brogan et al. (arXiv 2409.01532, Table 4) score predictions with ABC and report a higher
+mean ABC on correct than on incorrect predictions; whether ABC actually tracks
+reliability is left open (their open question 2). This module implements ABC as published
+and the standard ways to judge a confidence signal.
+
+**ABC** (:func:`abc_confidence`). For image ``x`` with predicted (or given) class ``i``,
+Integrated Gradients ``A`` (zero baseline ``b``) give a sampling law over features::
+
+    P(x_j) = w_j / sum_k w_k,   w_j = |A_j| / max(|x_j - b_j|, floor)
+
+(``|A_j / x_j|`` of the paper, with ``x_j - b_j`` so that any baseline works; with IG this
+is the absolute path-averaged gradient). The ``floor`` (default 1e-3 on [0, 1] images)
+keeps near-zero pixels from dividing by ~0; a pixel with ``x_j == b_j`` has ``A_j == 0``
+and gets probability 0, which loses nothing since mutating it changes nothing. A map with
+``sum w == 0`` (e.g. a constant classifier) falls back to the uniform law. ``S`` samples
+are drawn by mutating features to their baseline value, and ABC is the fraction of
+samples on which the prediction is still ``i``. Two open points of the paper are
+parameters:
+
+* ``draw="bernoulli"``: each feature independently with probability
+  ``min(1, m * P_j)`` (the published algorithm is ``m = 1``: with ``sum P = 1`` it
+  changes about one feature per sample); ``draw="categorical"``: exactly ``m`` distinct
+  features per sample, drawn from ``P`` without replacement (a successive-draw law).
+* ``n_features = m``: an int, or a float in (0, 1] read as a fraction of the features.
+
+A Neural SDE is evaluated on the same fixed noise path (``noise_seed``) for the
+prediction, the attributions and every mutated sample, so ABC measures that one
+deterministic function (see :func:`nsde.attribution.attribute`).
+
+**Reliability**: :func:`auroc` (Mann-Whitney rank formula, ties averaged, no sklearn)
+of a score for separating correct from incorrect predictions, :func:`auroc_interval`
+(bootstrap), :func:`risk_coverage` curves and their area :func:`aurc` (selective
+classification, Geifman and El-Yaniv 2017), compared with the maximum softmax
+probability (Hendrycks and Gimpel 2017) as the standard baseline signal.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+
+from .attribution import _check_x, _device_of, _eval, _positive_int, attribute, check_target, noise_path
+from .runtime import progress
+from .stats import Interval, bootstrap_interval
+
+__all__ = [
+    "DRAWS",
+    "sampling_probabilities",
+    "n_mutated",
+    "sample_masks",
+    "abc_confidence",
+    "evaluate_abc",
+    "max_softmax",
+    "auroc",
+    "auroc_interval",
+    "auroc_difference",
+    "risk_coverage",
+    "aurc",
+    "abc_summary",
+    "reliability_row",
+    "plot_risk_coverage",
+]
+
+#: Ways of drawing the features to mutate.
+DRAWS = ("bernoulli", "categorical")
+
+
+# --------------------------------------------------------------------------- ABC
+def sampling_probabilities(attributions: torch.Tensor, x: torch.Tensor, baseline: float | torch.Tensor = 0.0,
+                           floor: float = 1e-3) -> torch.Tensor:
+    """The ABC sampling law ``P_j ∝ |A_j| / max(|x_j - b_j|, floor)`` per image.
+
+    Args:
+        attributions: ``(N, C, H, W)`` (IG of the predicted class).
+        x: the images, same shape.
+        baseline: the IG baseline (scalar or broadcastable tensor).
+        floor: > 0, lower bound of the denominator.
+
+    Returns:
+        ``(N, D)`` float64, rows summing to 1 (uniform where all weights are 0).
+    """
+    if attributions.shape != x.shape:
+        raise ValueError(f"attributions {tuple(attributions.shape)} and x {tuple(x.shape)} differ in shape")
+    if not isinstance(floor, (int, float)) or isinstance(floor, bool) or not floor > 0:
+        raise ValueError(f"floor must be a number > 0, got {floor!r}")
+    n = len(x)
+    diff = (x.double() - torch.as_tensor(baseline, dtype=torch.float64)).abs().reshape(n, -1)
+    w = attributions.double().abs().reshape(n, -1) / diff.clamp_min(float(floor))
+    s = w.sum(1, keepdim=True)
+    uniform = torch.full_like(w, 1.0 / w.shape[1])
+    return torch.where(s > 0, w / s.clamp_min(1e-300), uniform)
+
+
+def n_mutated(n_features: int | float, d: int) -> int:
+    """``m`` as an int: ``n_features`` itself, or ``round(n_features * d)`` for a fraction."""
+    if isinstance(n_features, float):
+        if not 0 < n_features <= 1:
+            raise ValueError(f"n_features as a fraction must be in (0, 1], got {n_features}")
+        return max(1, int(round(n_features * d)))
+    m = _positive_int("n_features", n_features)
+    if m > d:
+        raise ValueError(f"n_features={m} exceeds the number of features {d}")
+    return m
+
+
+def sample_masks(p: torch.Tensor, n_samples: int, *, draw: str = "bernoulli", n_features: int | float = 1,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """Boolean masks of features to mutate, ``(N, S, D)``.
+
+    Args:
+        p: sampling law ``(N, D)``, rows summing to 1.
+        n_samples: ``S >= 1``.
+        draw: ``"bernoulli"`` (independent, ``min(1, m P_j)``) or ``"categorical"``
+            (``m`` distinct features per sample, without replacement).
+        n_features: ``m`` (int, or fraction of ``D``).
+        generator: CPU generator of the draws.
+    """
+    if draw not in DRAWS:
+        raise ValueError(f"unknown draw {draw!r}; expected one of {DRAWS}")
+    n_samples = _positive_int("n_samples", n_samples)
+    n, d = p.shape
+    m = n_mutated(n_features, d)
+    if draw == "bernoulli":
+        q = (m * p).clamp(max=1.0).float()
+        return torch.rand((n, n_samples, d), generator=generator) < q[:, None, :]
+    # Zero-probability features are drawn only when the positive ones run out (tiny mass).
+    w = (p + 1e-12 / d).float()
+    idx = torch.multinomial(w.repeat_interleave(n_samples, 0), m, replacement=False, generator=generator)
+    mask = torch.zeros((n * n_samples, d), dtype=torch.bool).scatter_(1, idx, True)
+    return mask.reshape(n, n_samples, d)
+
+
+@torch.no_grad()
+def abc_confidence(model: nn.Module, x: torch.Tensor, *, target: Any = None,
+                   attributions: torch.Tensor | None = None, n_samples: int = 50,
+                   draw: str = "bernoulli", n_features: int | float = 1, floor: float = 1e-3,
+                   baseline: float = 0.0, noise_seed: int | None = 0, ig_steps: int = 50,
+                   internal_batch_size: int | None = 64, batch_size: int = 256, seed: int = 0,
+                   show_progress: bool = False) -> torch.Tensor:
+    """Attribution-based confidence of each prediction (Jha et al. 2019).
+
+    Args:
+        model: classifier returning logits.
+        x: images ``(N, C, H, W)`` in [0, 1].
+        target: the labels whose stability is scored; default: the model's predictions.
+        attributions: IG attributions of ``target`` (zero baseline); computed when None.
+        n_samples: S >= 1 mutated samples per image.
+        draw, n_features: how features are drawn (see the module docstring).
+        floor: denominator floor of :func:`sampling_probabilities`.
+        baseline: value mutated features take (the IG baseline, 0).
+        noise_seed: fixed noise path of an NSDE (``None``: noise off).
+        ig_steps, internal_batch_size: IG settings when ``attributions`` is None.
+        batch_size: mutated images per forward.
+        seed: seed of the feature draws.
+        show_progress: progress bar over image chunks.
+
+    Returns:
+        ``(N,)`` float32 in [0, 1]: fraction of samples whose prediction equals ``target``.
+    """
+    x = _check_x(x)
+    n_samples = _positive_int("n_samples", n_samples)
+    batch_size = _positive_int("batch_size", batch_size)
+    if draw not in DRAWS:
+        raise ValueError(f"unknown draw {draw!r}; expected one of {DRAWS}")
+    n_mutated(n_features, x[0].numel())  # validate early
+    device = _device_of(model)
+    with _eval(model), noise_path(model, noise_seed):
+        logits = model(x.to(device))
+        if target is None:
+            target = logits.argmax(1).cpu()
+        target = check_target(target, len(x), int(logits.shape[-1]))
+    if attributions is None:
+        with torch.enable_grad():
+            attributions = attribute(model, x, target, "ig", n_steps=ig_steps,
+                                     internal_batch_size=internal_batch_size, noise_seed=noise_seed)
+    p = sampling_probabilities(attributions, x, baseline, floor)
+    gen = torch.Generator().manual_seed(seed)
+    per_chunk = max(1, batch_size // n_samples)
+    flat = x.reshape(len(x), -1)
+    out = torch.empty(len(x), dtype=torch.float32)
+    bar = {} if show_progress else {"disable": True}
+    with _eval(model), noise_path(model, noise_seed):
+        for i in progress(range(0, len(x), per_chunk), desc="ABC", **bar):
+            xi, pi = flat[i:i + per_chunk], p[i:i + per_chunk]
+            mask = sample_masks(pi, n_samples, draw=draw, n_features=n_features, generator=gen)
+            mutated = torch.where(mask, torch.as_tensor(baseline, dtype=xi.dtype), xi[:, None, :])
+            mutated = mutated.reshape(-1, *x.shape[1:])
+            preds = torch.cat([model(mutated[j:j + batch_size].to(device)).argmax(1).cpu()
+                               for j in range(0, len(mutated), batch_size)]).reshape(len(xi), n_samples)
+            out[i:i + per_chunk] = (preds == target[i:i + per_chunk, None]).float().mean(1)
+    return out
+
+
+def evaluate_abc(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, n_samples: int = 50,
+                 draw: str = "categorical", n_features: int | float = 0.25, floor: float = 1e-3,
+                 noise_seed: int | None = 0, ig_steps: int = 50, internal_batch_size: int | None = 64,
+                 batch_size: int = 256, seed: int = 0, show_progress: bool = False) -> dict[str, Any]:
+    """Predict, attribute (IG of the predicted class) and score ABC on one noise path.
+
+    Args:
+        model: classifier; ``x`` images ``(N, C, H, W)`` and ``y`` true labels ``(N,)``.
+        Other arguments: as in :func:`abc_confidence`.
+
+    Returns:
+        dict of CPU tensors: ``probs`` ``(N, C)`` softmax, ``pred`` ``(N,)``, ``correct``
+        ``(N,)`` bool, ``msp`` ``(N,)`` maximum softmax probability, ``attributions``
+        ``(N, C, H, W)``, ``abc`` ``(N,)``.
+    """
+    x = _check_x(x)
+    y = torch.as_tensor(y).reshape(-1)
+    if len(y) != len(x):
+        raise ValueError(f"y has {len(y)} labels for {len(x)} images")
+    device = _device_of(model)
+    with _eval(model), noise_path(model, noise_seed), torch.no_grad():
+        probs = torch.cat([torch.softmax(model(x[i:i + batch_size].to(device)).float(), -1).cpu()
+                           for i in range(0, len(x), batch_size)])
+    pred = probs.argmax(1)
+    attributions = attribute(model, x, pred, "ig", n_steps=ig_steps, internal_batch_size=internal_batch_size,
+                             noise_seed=noise_seed, show_progress=show_progress)
+    abc = abc_confidence(model, x, target=pred, attributions=attributions, n_samples=n_samples, draw=draw,
+                         n_features=n_features, floor=floor, noise_seed=noise_seed, batch_size=batch_size,
+                         seed=seed, show_progress=show_progress)
+    return {"probs": probs, "pred": pred, "correct": pred == y.cpu(), "msp": probs.max(1).values,
+            "attributions": attributions, "abc": abc}
+
+
+# --------------------------------------------------------------------------- reliability
+def max_softmax(probs: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Maximum softmax probability ``(N,)`` of probabilities ``(N, C)``."""
+    p = np.asarray(probs, dtype=float)
+    if p.ndim != 2:
+        raise ValueError(f"probs must be (N, C), got shape {p.shape}")
+    return p.max(1)
+
+
+def _scores_labels(scores, correct) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(scores, dtype=float).ravel()
+    c = np.asarray(correct).ravel()
+    if s.shape != c.shape:
+        raise ValueError(f"scores ({s.size}) and correct ({c.size}) differ in length")
+    if s.size == 0:
+        raise ValueError("scores are empty")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("scores contain NaN or infinite values")
+    return s, c.astype(bool)
+
+
+def _average_ranks(s: np.ndarray) -> np.ndarray:
+    """1-based ranks of ``s``, tied values sharing their average rank."""
+    order = np.argsort(s, kind="mergesort")
+    sorted_s = s[order]
+    ranks = np.empty(s.size, dtype=float)
+    start = 0
+    while start < s.size:
+        end = start
+        while end + 1 < s.size and sorted_s[end + 1] == sorted_s[start]:
+            end += 1
+        ranks[order[start:end + 1]] = 0.5 * (start + end) + 1.0
+        start = end + 1
+    return ranks
+
+
+def auroc(scores, correct) -> float:
+    """Area under the ROC curve of ``scores`` for telling correct (positive) from incorrect.
+
+    Rank (Mann-Whitney) formula: ``(R_+ - n_+(n_+ + 1)/2) / (n_+ n_-)`` with ``R_+`` the
+    sum of the average ranks of the positives; a tie between a correct and an incorrect
+    prediction counts 1/2. 0.5 is chance, 1 a perfect separation.
+
+    Returns:
+        The AUROC, or NaN when only one class is present.
+    """
+    s, c = _scores_labels(scores, correct)
+    n_pos, n_neg = int(c.sum()), int((~c).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    r = _average_ranks(s)
+    return float((r[c].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def auroc_interval(scores, correct, *, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> Interval:
+    """AUROC with a percentile bootstrap interval (resamples that lack a class are skipped).
+
+    Returns:
+        :class:`nsde.stats.Interval` (all NaN when only one class is present).
+    """
+    s, c = _scores_labels(scores, correct)
+    est = auroc(s, c)
+    if math.isnan(est):
+        return Interval(est, est, est, int(s.size))
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, s.size, s.size)
+        v = auroc(s[idx], c[idx])
+        if not math.isnan(v):
+            boots.append(v)
+    a = (1 - level) / 2
+    low, high = np.quantile(boots, [a, 1 - a])
+    return Interval(est, float(low), float(high), int(s.size))
+
+
+def auroc_difference(scores_a, scores_b, correct, *, level: float = 0.95, n_boot: int = 2000,
+                     seed: int = 0) -> Interval:
+    """AUROC(a) - AUROC(b) on the same predictions, with a paired bootstrap interval.
+
+    Both signals are resampled with the same indices, so the interval accounts for their
+    correlation; an interval excluding 0 says one signal ranks better than the other.
+    """
+    a, c = _scores_labels(scores_a, correct)
+    b, _ = _scores_labels(scores_b, correct)
+    est = auroc(a, c) - auroc(b, c)
+    if math.isnan(est):
+        return Interval(est, est, est, int(c.size))
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, c.size, c.size)
+        v = auroc(a[idx], c[idx]) - auroc(b[idx], c[idx])
+        if not math.isnan(v):
+            boots.append(v)
+    q = (1 - level) / 2
+    low, high = np.quantile(boots, [q, 1 - q])
+    return Interval(est, float(low), float(high), int(c.size))
+
+
+def risk_coverage(scores, correct) -> pd.DataFrame:
+    """Risk-coverage curve: keep the predictions whose score is at least a threshold.
+
+    One point per distinct threshold (ties enter together), from the most confident.
+
+    Returns:
+        DataFrame with ``threshold``, ``coverage`` (fraction kept) and ``risk`` (error
+        rate among the kept), ordered by increasing coverage.
+    """
+    s, c = _scores_labels(scores, correct)
+    order = np.argsort(-s, kind="mergesort")
+    s_sorted, err = s[order], (~c[order]).astype(float)
+    cum_err = np.cumsum(err)
+    k = np.arange(1, s.size + 1)
+    last = np.r_[s_sorted[1:] != s_sorted[:-1], True]  # end of each group of ties
+    return pd.DataFrame({"threshold": s_sorted[last], "coverage": k[last] / s.size,
+                         "risk": cum_err[last] / k[last]})
+
+
+def aurc(scores, correct) -> float:
+    """Area under the risk-coverage curve (step interpolation between thresholds); lower is better.
+
+    A perfect ranking gives ``sum over the incorrect of (coverage-weighted) risk``, far
+    below the error rate; a useless score gives about the error rate.
+    """
+    rc = risk_coverage(scores, correct)
+    cov = np.r_[0.0, rc["coverage"].to_numpy()]
+    return float(np.sum(np.diff(cov) * rc["risk"].to_numpy()))
+
+
+def abc_summary(abc, correct, *, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> dict[str, Interval | None]:
+    """Mean ABC of correct and of incorrect predictions with bootstrap intervals (Table 4).
+
+    Returns:
+        ``{"correct": Interval | None, "incorrect": Interval | None}`` (None: no such prediction).
+    """
+    s, c = _scores_labels(abc, correct)
+    out: dict[str, Interval | None] = {}
+    for name, sel in (("correct", c), ("incorrect", ~c)):
+        out[name] = bootstrap_interval(s[sel], level=level, n_boot=n_boot, seed=seed) if sel.any() else None
+    return out
+
+
+def reliability_row(scores, correct, *, n_boot: int = 2000, seed: int = 0, **labels: Any) -> dict[str, Any]:
+    """One row of a reliability table: ``labels``, counts, AUROC with interval, AURC, accuracy."""
+    s, c = _scores_labels(scores, correct)
+    iv = auroc_interval(s, c, n_boot=n_boot, seed=seed)
+    return {**labels, "n": int(s.size), "accuracy": float(c.mean()), "n_incorrect": int((~c).sum()),
+            "auroc": iv.estimate, "auroc_low": iv.low, "auroc_high": iv.high, "aurc": aurc(s, c)}
+
+
+def plot_risk_coverage(curves: Mapping[str, pd.DataFrame], *, title: str | None = None, ax=None):
+    """Risk-coverage curves (from :func:`risk_coverage`), one line per label."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.8))
+    for name, rc in curves.items():
+        style = "--" if "ABC" in name.upper() else "-"  # ABC dashed, other signals solid
+        ax.step(rc["coverage"], rc["risk"], where="post", label=name, linestyle=style)
+    ax.set_xlabel("coverage (fraction of predictions kept)")
+    ax.set_ylabel("risk (error rate among kept)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(bottom=0)
+    ax.set_title(title or "Risk-coverage curves")
+    ax.legend(fontsize=7)
+    return ax

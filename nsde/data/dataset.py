@@ -1,0 +1,278 @@
+"""The harmonic-signals spectrogram dataset: configuration, generation, splits and cache.
+
+Reproduces the shape of the NSDE paper's dataset (arXiv 2409.01532, Sec. 4.1): 16 classes
+x 625 spectrograms = 10,000, split at random 70/15/15 (stratified per class here) into
+train / validation / test. Each sample is one recording window of one class's injected
+signal as seen at ONE of the six sensor locations; the location is assigned per sample,
+balanced within each class (sample ``j`` of class ``c`` is recorded at location
+``(j + c) mod 6``), so every location appears ~equally often in every class.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from ..cache import artifact_dir, load_torch, save_torch
+from ..runtime import progress
+from .simulator import CLASS_NAMES, LOCATION_NAMES, SimulatorConfig, simulate
+from .spectrogram import STFTConfig, check_image_size, spectrogram
+
+__all__ = [
+    "DataConfig",
+    "SignalDataset",
+    "Splits",
+    "SPLIT_NAMES",
+    "stratified_split",
+    "dataset_layout",
+    "generate_dataset",
+    "make_splits",
+    "load_splits",
+]
+
+SPLIT_NAMES = ("train", "val", "test")
+DATA_VERSION = 3  # bump when the generator changes, so stale caches are not reused
+CHUNK = 256  # samples per vectorised chunk (results do not depend on it)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Everything that determines the dataset; its hash keys the cache.
+
+    Attributes:
+        n_per_class: samples per class (paper: 625, i.e. 10,000 in all).
+        image_size: spectrogram side in pixels (64 default, 224 paper scale).
+        seed: seed of the simulation and of the split.
+        split: train / validation / test fractions (paper: 70/15/15).
+        simulator: the simulated experiment (sample rate, SNR per location, ...).
+        stft: the STFT and image parameters.
+    """
+
+    n_per_class: int = 625
+    image_size: int = 64
+    seed: int = 0
+    split: tuple[float, float, float] = (0.70, 0.15, 0.15)
+    simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
+    stft: STFTConfig = field(default_factory=STFTConfig)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.n_per_class, int) or self.n_per_class < 3:
+            raise ValueError(f"DataConfig.n_per_class must be an int >= 3 (one sample per split), got {self.n_per_class!r}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"DataConfig.seed must be a non-negative int, got {self.seed!r}")
+        if len(self.split) != 3 or min(self.split) <= 0 or not math.isclose(sum(self.split), 1.0):
+            raise ValueError(f"DataConfig.split must be 3 positive fractions summing to 1, got {self.split}")
+        check_image_size(self.image_size, self.stft, self.simulator.sample_rate, self.simulator.f_max,
+                         self.simulator.window)
+
+
+class SignalDataset(Dataset):
+    """One split: images ``x`` float32 ``(N, 1, H, W)`` in [0, 1], labels ``y`` int64 ``(N,)``
+    and per-sample metadata ``meta`` (dict of tensors with first dimension ``N``).
+
+    Indexing returns ``(x[i], y[i])``.
+    """
+
+    def __init__(self, x: Tensor, y: Tensor, meta: dict[str, Tensor] | None = None) -> None:
+        if x.ndim != 4 or x.dtype != torch.float32:
+            raise ValueError(f"x must be float32 (N, 1, H, W), got {x.dtype} {tuple(x.shape)}")
+        if y.shape != (x.shape[0],) or y.dtype != torch.int64:
+            raise ValueError(f"y must be int64 ({x.shape[0]},), got {y.dtype} {tuple(y.shape)}")
+        self.x, self.y = x, y
+        self.meta = dict(meta or {})
+        for k, v in self.meta.items():
+            if len(v) != len(y):
+                raise ValueError(f"meta[{k!r}] has {len(v)} rows, expected {len(y)}")
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return self.x[i], self.y[i]
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def subset(self, idx: Tensor) -> "SignalDataset":
+        """The samples at ``idx`` (int64 indices or bool mask), metadata included."""
+        return SignalDataset(self.x[idx], self.y[idx], {k: v[idx] for k, v in self.meta.items()})
+
+    def state(self) -> dict:
+        return {"x": self.x, "y": self.y, "meta": self.meta}
+
+    def __repr__(self) -> str:
+        return f"SignalDataset(n={len(self)}, x={tuple(self.x.shape)}, meta={sorted(self.meta)})"
+
+
+@dataclass
+class Splits:
+    """Train / validation / test splits and their descriptions."""
+
+    train: SignalDataset
+    val: SignalDataset
+    test: SignalDataset
+    class_names: list[str]
+    location_names: list[str]
+    sample_rate: float
+    info: dict = field(default_factory=dict)
+
+    def __iter__(self):
+        return iter((self.train, self.val, self.test))
+
+    def items(self):
+        return zip(SPLIT_NAMES, (self.train, self.val, self.test))
+
+
+def _counts(n: int, fractions) -> tuple[int, int, int]:
+    n_tr, n_va = int(round(fractions[0] * n)), int(round(fractions[1] * n))
+    return n_tr, n_va, n - n_tr - n_va
+
+
+def stratified_split(y: Tensor, fractions: tuple[float, float, float], seed: int,
+                     groups: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """Per-class random split into train / val / test indices.
+
+    Each class of ``n`` samples gives ``round(f_train n)`` train, ``round(f_val n)`` val and
+    the rest test samples, so every split holds every class in the same proportion. With
+    ``groups`` (e.g. the sensor location) a class's samples are dealt to the splits
+    round-robin over the groups, so each split also holds each group of each class in
+    proportion (to within one sample).
+
+    Args:
+        y: int64 ``(N,)`` labels.
+        fractions: train / val / test fractions.
+        seed: seed of the permutation.
+        groups: optional int64 ``(N,)`` second variable to balance (e.g. location).
+
+    Returns:
+        three sorted int64 index tensors.
+
+    Raises:
+        ValueError: a class too small to give every split a sample (naming it).
+    """
+    g = torch.Generator().manual_seed(int(seed) + 7919)
+    parts: list[list[Tensor]] = [[], [], []]
+    for c in torch.unique(y).tolist():
+        idx = torch.nonzero(y == c).squeeze(1)
+        n = len(idx)
+        n_tr, n_va, n_te = _counts(n, fractions)
+        if min(n_tr, n_va, n_te) < 1:
+            raise ValueError(f"class {c} has {n} samples: too few for a {fractions} split (need one per split)")
+        perm = idx[torch.randperm(n, generator=g)]
+        if groups is not None:  # rank within group, random group order at each rank: round-robin deal
+            grp = groups[perm]
+            rank = torch.zeros(n)
+            for v in torch.unique(grp).tolist():
+                m = grp == v
+                rank[m] = torch.arange(int(m.sum()), dtype=torch.float32)
+            perm = perm[torch.sort(rank + torch.rand(n, generator=g)).indices]
+        parts[0].append(perm[:n_tr])
+        parts[1].append(perm[n_tr:n_tr + n_va])
+        parts[2].append(perm[n_tr + n_va:])
+    return tuple(torch.cat(p).sort().values for p in parts)  # type: ignore[return-value]
+
+
+def dataset_layout(cfg: DataConfig) -> tuple[Tensor, Tensor]:
+    """Label and sensor location of every sample: ``(y, location)``, int64 ``(16 n,)``."""
+    n, C = cfg.n_per_class, len(CLASS_NAMES)
+    y = torch.arange(C).repeat_interleave(n)
+    j = torch.arange(n).repeat(C)
+    return y, (j + y) % cfg.simulator.n_locations
+
+
+def generate_dataset(cfg: DataConfig, *, chunk: int = CHUNK, show_progress: bool = True) -> SignalDataset:
+    """Simulate and transform the whole dataset (no split, no cache).
+
+    Args:
+        cfg: the dataset configuration.
+        chunk: samples per vectorised batch (the result does not depend on it).
+        show_progress: show a progress bar (silent under ``TQDM_DISABLE``).
+
+    Returns:
+        a ``SignalDataset`` with ``meta``: ``location`` int64, ``f0`` float32 (N, 4) Hz,
+        ``amplitude`` float32 (N, 4) (0 for absent waveforms), ``snr_db`` float32, ``index`` int64.
+    """
+    y, loc = dataset_layout(cfg)
+    N = len(y)
+    x = torch.empty(N, 1, cfg.image_size, cfg.image_size)
+    f0 = torch.empty(N, 4)
+    amp = torch.empty(N, 4)
+    snr = torch.empty(N)
+    starts = range(0, N, chunk)
+    for s in (progress(starts, desc="simulating") if show_progress else starts):
+        sl = slice(s, min(s + chunk, N))
+        idx = torch.arange(sl.start, sl.stop)
+        out = simulate(y[sl], seed=cfg.seed, index=idx, location=loc[sl], config=cfg.simulator, return_parts=True)
+        x[sl] = spectrogram(out["x"], cfg.image_size, cfg.stft)
+        f0[sl] = out["params"]["f0"].float()
+        amp[sl] = out["params"]["amplitude"]
+        snr[sl] = out["snr_db"].float()
+    meta = {"location": loc, "f0": f0, "amplitude": amp, "snr_db": snr, "index": torch.arange(N)}
+    return SignalDataset(x, y, meta)
+
+
+def make_splits(data: SignalDataset, *, class_names, location_names, sample_rate: float,
+                split=(0.70, 0.15, 0.15), seed: int = 0, info: dict | None = None) -> Splits:
+    """Split a full dataset into stratified train / val / test ``Splits``.
+
+    Raises:
+        ValueError: naming the class when a class is empty or too small to split.
+    """
+    counts = torch.bincount(data.y, minlength=len(class_names))
+    if len(counts) > len(class_names):
+        raise ValueError(f"labels reach {len(counts) - 1} but only {len(class_names)} class names were given")
+    empty = [class_names[c] for c in range(len(class_names)) if counts[c] == 0]
+    if empty:
+        raise ValueError(f"empty class(es) {empty}: every class needs samples")
+    info = dict(info or {})
+    loc = data.meta.get("location")
+    tr, va, te = stratified_split(data.y, split, seed, groups=loc)
+    info["stratified_by"] = "class" if loc is None else "class, locations dealt round-robin"
+    return Splits(data.subset(tr), data.subset(va), data.subset(te), list(class_names), list(location_names),
+                  float(sample_rate), info)
+
+
+def _save_splits(splits: Splits, folder) -> None:
+    """Save each split to its own file, then a manifest last (a cache entry is complete
+    only when its manifest exists)."""
+    for name, ds in splits.items():
+        save_torch(ds.state(), folder / f"{name}.pt")
+    save_torch({"class_names": splits.class_names, "location_names": splits.location_names,
+                "sample_rate": splits.sample_rate, "info": splits.info}, folder / "manifest.pt")
+
+
+def _load_saved(folder) -> Splits | None:
+    if not (folder / "manifest.pt").exists() or not all((folder / f"{n}.pt").exists() for n in SPLIT_NAMES):
+        return None
+    man = load_torch(folder / "manifest.pt")
+    parts = [SignalDataset(**load_torch(folder / f"{n}.pt")) for n in SPLIT_NAMES]
+    return Splits(*parts, man["class_names"], man["location_names"], man["sample_rate"], man["info"])
+
+
+def load_splits(cfg: DataConfig = DataConfig(), *, refresh: bool = False) -> Splits:
+    """The simulated dataset's splits, generated once and cached under the config's hash.
+
+    Args:
+        cfg: the dataset configuration (defaults: the paper's 16 x 625 = 10,000 samples).
+        refresh: regenerate even when cached.
+
+    Returns:
+        ``Splits`` with ``.train/.val/.test`` (``SignalDataset``), ``.class_names`` (16),
+        ``.location_names`` (6), ``.sample_rate``.
+    """
+    folder = artifact_dir(f"dataset-v{DATA_VERSION}", cfg)
+    if not refresh:
+        hit = _load_saved(folder)
+        if hit is not None:
+            return hit
+    data = generate_dataset(cfg)
+    splits = make_splits(data, class_names=CLASS_NAMES, location_names=LOCATION_NAMES,
+                         sample_rate=cfg.simulator.sample_rate, split=cfg.split, seed=cfg.seed,
+                         info={"source": "simulator", "n_per_class": cfg.n_per_class})
+    _save_splits(splits, folder)
+    return splits

@@ -1,0 +1,344 @@
+"""ConvNeXt / ResNet baselines and their Neural-SDE variants (Brogan et al., arXiv 2409.01532).
+
+A residual block ``x_{k+1} = x_k + f(x_k)`` is an Euler step of ``dx = f(x) dt``; adding
+noise on the residual branch makes it an Euler-Maruyama step of a neural SDE (Liu et al.
+2019, "Neural SDE: stabilizing neural ODE networks with stochastic noise")::
+
+    x_{k+1} = x_k + f(x_k) + sigma * rms(x_k) * S(dW_k / sqrt(dt)),
+
+where, inside each stage of ``n`` blocks, ``W`` is a Brownian motion over depth
+``t in [0, 1]`` (a ``(C, H, W)``-valued one, ``dt = 1 / n``), ``S`` is a spatial shaper of
+:mod:`nsde.noise` (white, Brownian sheet, power law) with unit mean power, and
+``rms(x_k)`` is the root-mean-square of the block's input, per sample.
+
+**What sigma means.** ``sigma`` is the per-element standard deviation of the injected noise
+*relative to the RMS of the activations it is added to*, at every block (a noise-to-signal
+amplitude ratio; sigma = 0.1 adds noise at -20 dB). We scale by the activation RMS because
+the absolute scale of ConvNeXt activations differs between stages and drifts during
+training; an absolute sigma could then be drowned by growing activations (the network
+would learn to ignore it) or swamp the small early ones. The RMS is part of the graph
+(not detached), so gradients are those of the function the model computes.
+
+**Where.** timm's ``ConvNeXtBlock`` ends with ``x = self.drop_path(x) + self.shortcut(s)``;
+ResNet's ``BasicBlock``/``Bottleneck`` call ``self.drop_path`` (``None`` by default) on the
+branch before ``x += shortcut``. :class:`NoisyResidual` replaces ``blk.drop_path`` by a module
+that runs the original one and adds the noise; it has no parameters of its own, so
+``state_dict`` keys are those of the baseline: a baseline's weights load into an NSDE, and
+``sigma = 0`` gives exactly the baseline's logits.
+
+**Brownian increments.** With a fixed noise ``seed`` the path of each stage is a torchsde
+``BrownianInterval`` with a fixed ``entropy`` (derived from the seed, the stage and the
+Monte-Carlo pass), of size ``(1, C, H, W)`` and broadcast over the batch, so the network is
+a deterministic function of its input. Fresh draws (training, Monte-Carlo evaluation) use
+the same law, i.i.d. ``N(0, dt)`` increments on the depth grid, drawn directly from the
+model's private ``torch.Generator`` (one per item of the batch): a ``BrownianInterval``
+costs about six times a plain Gaussian draw here, which would break the +10% step budget.
+The private generator means an attack that reseeds the global RNG does not fix the noise.
+
+**Noise modes** (:meth:`NoisyClassifier.set_noise`, :func:`noise_mode`): ``"train"`` (noise
+while ``model.training``), ``"off"`` (drift only), ``"on"`` (always; ``samples = K > 1``
+returns ``log(mean_K softmax)``). Baselines accept the same calls and change nothing.
+"""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from nsde.noise import SHAPES, Shaper, make_shaper
+
+__all__ = ["ARCHS", "KINDS", "NOISE_MODES", "NoisyResidual", "NoisyClassifier", "build_model",
+           "noise_mode", "capture_noise", "residual_blocks"]
+
+#: Architectures :func:`build_model` accepts (timm names).
+ARCHS = ("convnext_zepto_rms", "convnext_atto", "convnext_femto", "convnext_pico", "convnext_nano",
+         "convnext_tiny", "convnext_small", "convnext_base", "resnet10t", "resnet14t", "resnet18", "resnet34",
+         "resnet50")
+#: Model kinds.
+KINDS = ("baseline", "nsde")
+#: Noise modes of :meth:`NoisyClassifier.set_noise`.
+NOISE_MODES = ("train", "off", "on")
+
+#: Total stride of the supported backbones: the smallest image they take.
+_MIN_SIZE = 32
+
+
+def _entropy(*ints: int) -> int:
+    """A 31-bit seed derived from a tuple of ints (seed, stage, pass)."""
+    return int(np.random.SeedSequence(list(ints)).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+class _NoiseState:
+    """Noise settings and per-forward state shared by all blocks of one model."""
+
+    def __init__(self, sigma: float, shaper: Shaper | None, seed: int):
+        self.sigma = float(sigma)
+        self.shaper = shaper
+        self.mode = "train"
+        self.seed: int | None = None
+        self.samples = 1
+        self.active = False  # set per forward by the owning model
+        self.pass_index = 0
+        self.record: list | None = None
+        self._base_seed = int(seed)
+        self._generators: dict[str, torch.Generator] = {}
+        self._paths: dict[int, object] = {}
+
+    def reseed(self, seed: int) -> None:
+        self._base_seed = int(seed)
+        self._generators.clear()
+
+    def generator(self, device: torch.device) -> torch.Generator:
+        key = str(device)
+        if key not in self._generators:
+            self._generators[key] = torch.Generator(device=device).manual_seed(self._base_seed)
+        return self._generators[key]
+
+    def begin_pass(self, k: int) -> None:
+        self.pass_index = k
+        self._paths = {}
+
+    def increment(self, stage: int, k: int, n: int, like: torch.Tensor) -> torch.Tensor:
+        """White increment ``dW_k / sqrt(dt)`` for block ``k`` of ``n`` in ``stage``, float32."""
+        b, c, h, w = like.shape
+        if self.seed is None:
+            return torch.randn((b, c, h, w), generator=self.generator(like.device), device=like.device)
+        import torchsde
+
+        bm = self._paths.get(stage)
+        if bm is None:
+            bm = torchsde.BrownianInterval(t0=0.0, t1=1.0, size=(1, c, h, w), dtype=torch.float32,
+                                           device=like.device,
+                                           entropy=_entropy(self.seed, stage, self.pass_index))
+            self._paths[stage] = bm
+        return bm(k / n, (k + 1) / n) * math.sqrt(n)
+
+
+class NoisyResidual(nn.Module):
+    """Wraps a residual block's ``drop_path``: runs it, then adds shaped Brownian noise.
+
+    Args:
+        inner: the block's original ``drop_path`` module (``nn.Identity`` if it had none).
+        state: the model's shared noise state.
+        stage: stage index (one Brownian path per stage).
+        index: block index inside the stage, ``0 <= index < n_blocks``.
+        n_blocks: number of blocks of the stage (``dt = 1 / n_blocks``).
+    """
+
+    def __init__(self, inner: nn.Module, state: _NoiseState, stage: int, index: int, n_blocks: int):
+        super().__init__()
+        self.inner = inner
+        self._state = state
+        self.stage, self.index, self.n_blocks = stage, index, n_blocks
+        self._ref: torch.Tensor | None = None  # the block's input, set by a pre-hook
+
+    def extra_repr(self) -> str:
+        return f"stage={self.stage}, index={self.index}/{self.n_blocks}, sigma={self._state.sigma}"
+
+    def capture_ref(self, block: nn.Module, args: tuple) -> None:
+        """Forward pre-hook of the block: remember its input (a bound method, so that
+        ``copy.deepcopy`` of the model re-binds it to the copied wrapper)."""
+        self._ref = args[0] if self._state.active else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.inner(x)
+        st = self._state
+        ref, self._ref = self._ref, None
+        if not st.active:
+            return x
+        if ref is None:
+            ref = x
+        xi = st.increment(self.stage, self.index, self.n_blocks, x)
+        if st.shaper is not None:
+            xi = st.shaper(xi)
+        rms = ref.float().pow(2).mean(dim=(1, 2, 3), keepdim=True).add(1e-12).sqrt()
+        noise = st.sigma * rms * xi
+        if st.record is not None:
+            st.record.append(((self.stage, self.index), noise.detach().cpu()))
+        return x + noise
+
+
+def _stages(net: nn.Module, arch: str) -> list[list[nn.Module]]:
+    if arch.startswith("convnext"):
+        return [list(stage.blocks) for stage in net.stages]
+    return [list(getattr(net, f"layer{i}")) for i in range(1, 5)]
+
+
+def residual_blocks(model: nn.Module) -> list[tuple[int, int, nn.Module]]:
+    """``(stage, index, block)`` for every residual block of a :class:`NoisyClassifier`."""
+    return [(s, k, blk) for s, blocks in enumerate(_stages(model.net, model.arch)) for k, blk in enumerate(blocks)]
+
+
+class NoisyClassifier(nn.Module):
+    """A timm classifier with switchable Neural-SDE noise in its residual blocks.
+
+    Baselines (``kind="baseline"``) are the same class without noise modules, so both
+    kinds share ``state_dict`` keys (``net.*``) and the noise API.
+
+    Args:
+        net: the timm model.
+        arch: its timm name.
+        kind: ``"baseline"`` or ``"nsde"``.
+        noise: shape name of the NSDE noise (``None`` for a baseline).
+        sigma: noise-to-activation RMS ratio per block.
+        image_size: the input size the model was built for.
+        noise_seed: seed of the private generator used for fresh draws.
+    """
+
+    def __init__(self, net: nn.Module, arch: str, kind: str, noise: str | None, sigma: float,
+                 image_size: int, noise_seed: int = 0):
+        super().__init__()
+        self.net = net
+        self.arch, self.kind, self.noise, self.sigma, self.image_size = arch, kind, noise, float(sigma), image_size
+        self._noise = _NoiseState(sigma, make_shaper(noise) if kind == "nsde" else None, noise_seed)
+        if kind == "nsde":
+            for s, blocks in enumerate(_stages(net, arch)):
+                for k, blk in enumerate(blocks):
+                    inner = blk.drop_path if blk.drop_path is not None else nn.Identity()
+                    wrapper = NoisyResidual(inner, self._noise, s, k, len(blocks))
+                    blk.drop_path = wrapper
+                    blk.register_forward_pre_hook(wrapper.capture_ref)
+
+    # --- noise control -------------------------------------------------------------
+    def set_noise(self, mode: str = "train", seed: int | None = None, samples: int = 1) -> "NoisyClassifier":
+        """Choose the noise mode (see the module docstring).
+
+        Args:
+            mode: ``"train"``, ``"off"`` or ``"on"``.
+            seed: ``None`` for fresh independent draws per item and per forward, or an int
+                >= 0 fixing the whole noise path (one field broadcast over the batch).
+            samples: Monte-Carlo passes K >= 1; with K > 1 and noise active the forward
+                returns ``log(mean_K softmax)``.
+
+        Returns:
+            The model itself.
+        """
+        if mode not in NOISE_MODES:
+            raise ValueError(f"unknown noise mode {mode!r}; expected one of {NOISE_MODES}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"noise seed must be None or an int >= 0, got {seed!r}")
+        if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+            raise ValueError(f"samples must be an int >= 1, got {samples!r}")
+        st = self._noise
+        st.mode, st.seed, st.samples = mode, None if seed is None else int(seed), int(samples)
+        return self
+
+    def get_noise(self) -> tuple[str, int | None, int]:
+        """The current ``(mode, seed, samples)``."""
+        return self._noise.mode, self._noise.seed, self._noise.samples
+
+    def reseed_noise(self, seed: int) -> None:
+        """Restart the private generator of fresh draws from ``seed`` (training does this per epoch)."""
+        self._noise.reseed(seed)
+
+    @property
+    def noise_active(self) -> bool:
+        """Whether the next forward injects noise."""
+        st = self._noise
+        if self.kind != "nsde" or st.sigma == 0.0 or st.mode == "off":
+            return False
+        return st.mode == "on" or self.training
+
+    # --- forward ---------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, num_classes)`` (log mean softmax with K > 1 noisy passes)."""
+        st = self._noise
+        st.active = self.noise_active
+        k = st.samples if st.active else 1
+        if k == 1:
+            st.begin_pass(0)
+            return self.net(x)
+        logp = []
+        for i in range(k):
+            st.begin_pass(i)
+            logp.append(F.log_softmax(self.net(x).float(), dim=-1))
+        return torch.logsumexp(torch.stack(logp), dim=0) - math.log(k)
+
+
+@contextmanager
+def noise_mode(model: nn.Module, mode: str, seed: int | None = None, samples: int = 1) -> Iterator[nn.Module]:
+    """Temporarily set a model's noise mode; restores the previous setting on exit.
+
+    Args:
+        model: a model from :func:`build_model`.
+        mode, seed, samples: as in :meth:`NoisyClassifier.set_noise`.
+    """
+    if not hasattr(model, "set_noise"):
+        raise TypeError(f"noise_mode needs a model from build_model, got {type(model).__name__}")
+    previous = model.get_noise()
+    model.set_noise(mode, seed=seed, samples=samples)
+    try:
+        yield model
+    finally:
+        model.set_noise(*previous)
+
+
+@torch.no_grad()
+def capture_noise(model: NoisyClassifier, x: torch.Tensor, seed: int | None = 0) -> dict[tuple[int, int], torch.Tensor]:
+    """The noise an NSDE injects in one forward pass of ``x`` (noise mode ``"on"``).
+
+    Args:
+        model: an NSDE from :func:`build_model`.
+        x: input batch ``(B, C_in, H, W)``.
+        seed: fixed noise path (``None``: a fresh draw).
+
+    Returns:
+        ``{(stage, block): tensor}``; each tensor is ``sigma * rms * S(xi)`` as added to the
+        residual branch, float32 on the CPU, ``(1 or B, C, h, w)``.
+    """
+    if getattr(model, "kind", None) != "nsde":
+        raise ValueError(f"capture_noise needs an NSDE model, got kind={getattr(model, 'kind', None)!r}")
+    st = model._noise
+    st.record = []
+    try:
+        with noise_mode(model, "on", seed=seed, samples=1):
+            model(x)
+        return dict(st.record)
+    finally:
+        st.record = None
+
+
+def build_model(arch: str, kind: str = "baseline", noise: str = "brownian", sigma: float = 0.1,
+                num_classes: int = 16, in_chans: int = 1, image_size: int = 64,
+                noise_seed: int = 0) -> NoisyClassifier:
+    """Build a timm baseline or its Neural-SDE variant (random init, ``pretrained=False``).
+
+    Args:
+        arch: a timm name of ``ARCHS`` (``convnext_atto`` ... ``convnext_base``, ``resnet10t/14t/18/34/50``).
+        kind: ``"baseline"`` or ``"nsde"``.
+        noise: NSDE noise shape, one of ``nsde.noise.SHAPES`` (ignored for a baseline).
+        sigma: NSDE noise level >= 0, the per-element noise std relative to the activation RMS
+            at each block (ignored for a baseline).
+        num_classes: output classes.
+        in_chans: input channels (1 for spectrograms).
+        image_size: input height/width the model will see; >= 32 (the total stride).
+        noise_seed: seed of the model's private generator of fresh noise draws.
+
+    Returns:
+        A :class:`NoisyClassifier` in training mode, noise mode ``"train"``.
+    """
+    import timm
+
+    if arch not in ARCHS:
+        raise ValueError(f"unknown architecture {arch!r}; expected one of {ARCHS}")
+    if kind not in KINDS:
+        raise ValueError(f"unknown model kind {kind!r}; expected one of {KINDS}")
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma < 0:
+        raise ValueError(f"sigma must be a finite number >= 0, got sigma={sigma!r}")
+    if kind == "nsde" and noise not in SHAPES:
+        raise ValueError(f"unknown noise shape {noise!r}; expected one of {SHAPES}")
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < _MIN_SIZE:
+        raise ValueError(f"image_size={image_size!r} is too small for {arch}: it needs >= {_MIN_SIZE} "
+                         f"pixels (total stride 32)")
+    for name, v in (("num_classes", num_classes), ("in_chans", in_chans)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    net = timm.create_model(arch, pretrained=False, in_chans=in_chans, num_classes=num_classes)
+    if kind == "baseline":
+        return NoisyClassifier(net, arch, kind, None, 0.0, image_size, noise_seed)
+    return NoisyClassifier(net, arch, kind, noise, float(sigma), image_size, noise_seed)

@@ -1,0 +1,201 @@
+"""Spatial noise shapers: white, Brownian sheet and power-law (1/f^beta) Gaussian fields.
+
+The NSDE paper (Brogan et al., arXiv 2409.01532, Fig. 1) injects *shaped* noise into the
+residual blocks of a ConvNeXt: the white Gaussian increment of a Brownian motion over
+depth is turned into a spatially correlated field before it is added to the activations.
+This module holds the spatial part, used both inside the network (``nsde.models``) and as
+input noise by the robustness chapter.
+
+A shaper maps white Gaussian noise ``z`` of shape ``(..., H, W)`` (any leading dims, one
+independent field per leading index) to a shaped field of the same shape, linear in ``z``
+and normalised to **unit mean power**: the per-element variance, averaged over the
+``H x W`` positions, is exactly 1 in expectation. So ``sigma * shaper(z)`` has the same
+mean power ``sigma**2`` for every shape and only the spatial correlation differs.
+
+Shapes (``SHAPES``):
+
+- ``"white"``: the identity, independent pixels.
+- ``"brownian"``: the 2-D Brownian sheet ``B(s, t)``, the cumulative sum of ``z`` along
+  ``H`` and then ``W``. Before normalisation ``Cov(B[i, j], B[k, l]) = (min(i, k) + 1) *
+  (min(j, l) + 1)`` (the discrete ``min(s, s') min(t, t')``), so its variance grows from the
+  top-left corner; it is divided by the constant ``sqrt((H + 1) / 2 * (W + 1) / 2)``.
+- ``"pink"`` (beta = 1) and ``"brown"`` (beta = 2): stationary power-law fields whose power
+  spectral density falls as ``1 / |f|^beta`` (radial frequency), built by filtering ``z`` in
+  the Fourier domain with amplitude ``|f|^(-beta / 2)``; the zero-frequency (mean) term is
+  removed. ``make_shaper("powerlaw", beta=b)`` gives any exponent. Note that "brown"
+  power-law noise is stationary, unlike the (non-stationary) Brownian sheet.
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import torch
+
+__all__ = ["SHAPES", "Shaper", "make_shaper", "shaped_noise", "radial_power_spectrum",
+           "plot_noise_surfaces"]
+
+#: Named shapes accepted by :func:`make_shaper` (``"powerlaw"`` with a ``beta`` as well).
+SHAPES = ("white", "brownian", "pink", "brown")
+
+_BETAS = {"pink": 1.0, "brown": 2.0}
+
+
+class Shaper:
+    """A linear map from white Gaussian noise ``(..., H, W)`` to unit-mean-power shaped noise.
+
+    Args:
+        name: one of ``SHAPES`` or ``"powerlaw"``.
+        beta: spectral exponent of a power-law shaper (``None`` for white / brownian).
+    """
+
+    def __init__(self, name: str, beta: float | None = None):
+        self.name = name
+        self.beta = beta
+        self._filters: dict[tuple, torch.Tensor] = {}
+
+    def __repr__(self) -> str:
+        return f"Shaper({self.name!r}" + (f", beta={self.beta}" if self.beta is not None else "") + ")"
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        """Shape white noise.
+
+        Args:
+            z: white Gaussian noise, float tensor ``(..., H, W)`` with ``H, W >= 1``.
+
+        Returns:
+            The shaped field, same shape and dtype as ``z``, unit mean power.
+        """
+        if not isinstance(z, torch.Tensor) or z.dim() < 2:
+            raise ValueError(f"a shaper needs a tensor (..., H, W), got {type(z).__name__} "
+                             f"of shape {tuple(getattr(z, 'shape', ()))}")
+        if self.name == "white":
+            return z
+        h, w = z.shape[-2:]
+        if self.name == "brownian":
+            sheet = z.cumsum(-2).cumsum(-1)
+            return sheet / math.sqrt((h + 1) / 2 * (w + 1) / 2)
+        return self._powerlaw(z)
+
+    def _filter(self, h: int, w: int, device: torch.device) -> torch.Tensor:
+        """Amplitude ``|f|^(-beta/2)`` on the rfft2 grid, normalised on the full grid."""
+        key = (h, w, str(device))
+        if key not in self._filters:
+            fy = torch.fft.fftfreq(h, dtype=torch.float64)
+            fx = torch.fft.fftfreq(w, dtype=torch.float64)
+            f = torch.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2)
+            amp = torch.zeros_like(f)
+            nz = f > 0
+            amp[nz] = f[nz] ** (-self.beta / 2)
+            # Per-element variance of the output = mean of amp^2 over the full grid.
+            amp = amp / amp.pow(2).mean().sqrt()
+            self._filters[key] = amp[:, : w // 2 + 1].to(device=device, dtype=torch.float32)
+        return self._filters[key]
+
+    def _powerlaw(self, z: torch.Tensor) -> torch.Tensor:
+        h, w = z.shape[-2:]
+        if h * w == 1:  # a single pixel has no spatial structure: keep it white
+            return z
+        amp = self._filter(h, w, z.device)
+        spec = torch.fft.rfft2(z.float(), norm="ortho") * amp
+        return torch.fft.irfft2(spec, s=(h, w), norm="ortho").to(z.dtype)
+
+
+def make_shaper(name: str, beta: float | None = None) -> Shaper:
+    """Build a noise shaper by name.
+
+    Args:
+        name: ``"white"``, ``"brownian"``, ``"pink"``, ``"brown"`` or ``"powerlaw"``.
+        beta: exponent of ``"powerlaw"`` (required there, > 0); must be omitted otherwise.
+
+    Returns:
+        A callable :class:`Shaper` mapping ``(..., H, W)`` white noise to shaped noise.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"noise shape must be a string, got {name!r}")
+    if name == "powerlaw":
+        if beta is None or not isinstance(beta, (int, float)) or not beta > 0 or not math.isfinite(beta):
+            raise ValueError(f"the 'powerlaw' shaper needs a finite beta > 0, got beta={beta!r}")
+        return Shaper("powerlaw", float(beta))
+    if name not in SHAPES:
+        raise ValueError(f"unknown noise shape {name!r}; expected one of {SHAPES + ('powerlaw',)}")
+    if beta is not None:
+        raise ValueError(f"beta={beta!r} is only accepted by the 'powerlaw' shaper, not {name!r}")
+    return Shaper(name, _BETAS.get(name))
+
+
+def shaped_noise(shape: tuple[int, ...], name: str = "white", *, generator: torch.Generator | None = None,
+                 beta: float | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Draw a shaped Gaussian field of unit mean power.
+
+    Args:
+        shape: output shape ``(..., H, W)``.
+        name: a shape of ``SHAPES`` (or ``"powerlaw"`` with ``beta``).
+        generator: a private ``torch.Generator`` (on ``device``) for reproducible draws.
+        beta: power-law exponent for ``"powerlaw"``.
+        device: where to draw.
+
+    Returns:
+        float32 tensor of ``shape``.
+    """
+    z = torch.randn(tuple(shape), generator=generator, device=device)
+    return make_shaper(name, beta)(z)
+
+
+def radial_power_spectrum(field: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Radially averaged power spectrum of square fields ``(..., N, N)``.
+
+    Args:
+        field: real tensor ``(..., N, N)``; the spectrum is averaged over leading dims.
+
+    Returns:
+        ``(freq, power)``: 1-D tensors over the integer radial bins ``1 .. N // 2`` (cycles
+        per image), ``freq`` in cycles per pixel.
+    """
+    n = field.shape[-1]
+    if field.shape[-2] != n:
+        raise ValueError(f"radial_power_spectrum needs square fields, got {tuple(field.shape[-2:])}")
+    p = torch.fft.fft2(field.double(), norm="ortho").abs().pow(2).reshape(-1, n, n).mean(0)
+    k = torch.fft.fftfreq(n, d=1.0 / n, dtype=torch.float64)
+    r = torch.sqrt(k[:, None] ** 2 + k[None, :] ** 2).round().long()
+    bins = torch.arange(1, n // 2 + 1)
+    power = torch.stack([p[r == b].mean() for b in bins])
+    return bins.double() / n, power
+
+
+def plot_noise_surfaces(fields: Mapping[str, torch.Tensor], *, title: str | None = None,
+                        zlabel: str = "noise", cmap: str = "viridis"):
+    """Surface plots of 2-D noise fields, one panel per field (the paper's Fig. 1).
+
+    Args:
+        fields: ``{label: tensor (H, W)}``.
+        title: figure title.
+        zlabel: label of the vertical axis.
+        cmap: Matplotlib colormap.
+
+    Returns:
+        The Matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if not fields:
+        raise ValueError("plot_noise_surfaces needs at least one field")
+    n = len(fields)
+    fig = plt.figure(figsize=(3.6 * n, 3.6))
+    for i, (label, f) in enumerate(fields.items()):
+        f = torch.as_tensor(f).detach().float().cpu()
+        if f.dim() != 2:
+            raise ValueError(f"field {label!r} must be 2-D (H, W), got shape {tuple(f.shape)}")
+        h, w = f.shape
+        yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+        ax = fig.add_subplot(1, n, i + 1, projection="3d")
+        ax.plot_surface(xx, yy, f.numpy(), cmap=cmap, linewidth=0, antialiased=True)
+        ax.set_title(label)
+        ax.set_xlabel("width")
+        ax.set_ylabel("height")
+        ax.set_zlabel(zlabel)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

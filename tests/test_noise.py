@@ -1,0 +1,79 @@
+"""Tests of nsde.noise: unit mean power, Brownian-sheet covariance, power-law slopes."""
+import math
+
+import pytest
+import torch
+
+from nsde.noise import SHAPES, make_shaper, plot_noise_surfaces, radial_power_spectrum, shaped_noise
+
+
+def _white(n, h, w, seed=0):
+    return torch.randn(n, h, w, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_unit_mean_power_and_shape(name):
+    z = _white(4000, 12, 12)
+    out = make_shaper(name)(z)
+    assert out.shape == z.shape and out.dtype == z.dtype
+    per_pos_var = out.var(dim=0)
+    assert abs(per_pos_var.mean().item() - 1.0) < 0.05
+
+
+def test_powerlaw_general_beta_unit_power():
+    out = make_shaper("powerlaw", beta=1.5)(_white(4000, 16, 16))
+    assert abs(out.var(dim=0).mean().item() - 1.0) < 0.05
+
+
+def test_brownian_sheet_variance_grows_and_covariance_is_min_min():
+    h, w = 6, 5
+    z = _white(40000, h, w, seed=1)
+    sheet = make_shaper("brownian")(z) * math.sqrt((h + 1) / 2 * (w + 1) / 2)  # undo normalisation
+    flat = sheet.reshape(len(z), -1)
+    cov = (flat.T @ flat) / len(z)
+    for (i, j), (k, l) in [((0, 0), (0, 0)), ((5, 4), (5, 4)), ((2, 3), (4, 1)), ((1, 4), (3, 2)), ((5, 0), (0, 4))]:
+        expected = (min(i, k) + 1) * (min(j, l) + 1)
+        got = cov[i * w + j, k * w + l].item()
+        assert abs(got - expected) < 0.06 * (h * w) ** 0.5 * expected ** 0.5 + 0.05, ((i, j), (k, l), got, expected)
+    var = sheet.var(dim=0)
+    assert var[-1, -1] > 10 * var[0, 0]
+
+
+@pytest.mark.parametrize("name,beta", [("white", 0.0), ("pink", 1.0), ("brown", 2.0), ("powerlaw", 1.5)])
+def test_powerlaw_spectral_slope(name, beta):
+    shaper = make_shaper(name, beta) if name == "powerlaw" else make_shaper(name)
+    field = shaper(_white(200, 64, 64, seed=2))
+    f, p = radial_power_spectrum(field)
+    slope = torch.linalg.lstsq(torch.stack([f.log(), torch.ones_like(f)], 1), p.log()[:, None]).solution[0].item()
+    assert abs(slope + beta) < 0.1, slope
+
+
+def test_shaped_noise_reproducible_with_generator():
+    a = shaped_noise((2, 8, 8), "pink", generator=torch.Generator().manual_seed(3))
+    b = shaped_noise((2, 8, 8), "pink", generator=torch.Generator().manual_seed(3))
+    c = shaped_noise((2, 8, 8), "pink", generator=torch.Generator().manual_seed(4))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_bad_input_errors():
+    with pytest.raises(ValueError, match="violet"):
+        make_shaper("violet")
+    with pytest.raises(ValueError, match="beta"):
+        make_shaper("powerlaw")
+    with pytest.raises(ValueError, match="-1"):
+        make_shaper("powerlaw", beta=-1)
+    with pytest.raises(ValueError, match="beta"):
+        make_shaper("white", beta=1.0)
+    with pytest.raises(ValueError, match="shape"):
+        make_shaper("pink")(torch.zeros(5))
+    with pytest.raises(ValueError, match="square"):
+        radial_power_spectrum(torch.zeros(4, 6))
+
+
+def test_plot_noise_surfaces_returns_figure():
+    import matplotlib
+    matplotlib.use("agg")
+    fig = plot_noise_surfaces({"white": torch.zeros(4, 4), "pink": torch.ones(4, 4)}, title="t")
+    assert len(fig.axes) == 2
+    with pytest.raises(ValueError, match="2-D"):
+        plot_noise_surfaces({"bad": torch.zeros(2, 2, 2)})
