@@ -605,10 +605,11 @@ def masking_checks(table: pd.DataFrame, *, transfer: pd.DataFrame | None = None,
 
 # --------------------------------------------------------------------------- tables
 def eval_subset(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """A seeded random subset of ``n`` images (all when ``n`` is None or >= len(x)), in index order.
+    """A seeded random subset of ``n`` images (all when ``n`` is None or >= len(x)).
 
-    Nested: for one seed the subset of size ``m < n`` is the first ``m`` of the size-``n`` one
-    when taken with :func:`torch.Tensor.__getitem__` ``[:m]``.
+    The images come in the order of a seeded random permutation (not index order), so
+    subsets are nested: for one seed, the subset of size ``m < n`` equals the first ``m``
+    images of the size-``n`` subset.
     """
     _check_xy(x, y)
     if n is None or n >= len(x):

@@ -112,7 +112,12 @@ def check(profile: str | None = None) -> dict[str, dict]:
 
 
 def strip_volatile(path: Path) -> None:
-    """Remove papermill's timing metadata so executed notebooks diff cleanly."""
+    """Make an executed notebook a clean nbval reference.
+
+    Removes papermill's timing metadata (so references diff cleanly) and stderr outputs
+    (progress bars and library warnings, which name paths of the machine that ran them;
+    the tests do not compare stderr).
+    """
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -120,6 +125,8 @@ def strip_volatile(path: Path) -> None:
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
     nbformat.write(nb, path)  # execution counts stay: nbval treats a cell without one as unrun
 
 

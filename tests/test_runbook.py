@@ -1,0 +1,40 @@
+"""nsde.runbook: TOC parsing and clean nbval references."""
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from nsde import runbook
+
+
+def test_toc_lists_root_then_chapters_in_order():
+    entries = runbook.toc_entries()
+    assert entries[0] == "book/index"
+    assert entries[1:] == sorted(entries[1:])  # chapters are numbered in reading order
+    for entry in entries:
+        assert runbook._source(entry).exists()
+
+
+def test_strip_volatile_drops_timing_and_stderr_but_keeps_results(tmp_path):
+    cell = new_code_cell("print(1)", execution_count=3)
+    cell.metadata["papermill"] = {"duration": 1.2}
+    cell.metadata["execution"] = {"iopub.status.busy": "2026-01-01"}
+    cell.outputs = [new_output("stream", name="stdout", text="1\n"),
+                    new_output("stream", name="stderr", text="warning from /home/someone/.venv/x.py\n")]
+    nb = new_notebook(cells=[cell], metadata={"papermill": {"duration": 9.0}})
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    runbook.strip_volatile(path)
+    out = nbformat.read(path, as_version=4)
+    assert "papermill" not in out.metadata
+    (cell,) = out.cells
+    assert "papermill" not in cell.metadata and "execution" not in cell.metadata
+    assert cell.execution_count == 3  # nbval treats a cell without a count as unrun
+    assert [o.name for o in cell.outputs] == ["stdout"]
+
+
+def test_reference_notebooks_are_clean():
+    for path in sorted(runbook.REFS.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        assert "papermill" not in nb.metadata, path.name
+        for cell in nb.cells:
+            for output in cell.get("outputs", []):
+                assert output.get("name") != "stderr", f"{path.name} keeps a stderr output"
