@@ -44,6 +44,7 @@ __all__ = [
     "noise_path",
     "check_target",
     "completeness_gap",
+    "feature_count",
     "normalize_attributions",
     "attribution_change",
     "topk_intersection",
@@ -274,14 +275,18 @@ def attribution_change(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return d.reshape(len(a), -1).abs().sum(1)
 
 
-def _k_of(topk: int | float, d: int) -> int:
-    if isinstance(topk, float):
-        if not 0 < topk <= 1:
-            raise ValueError(f"topk as a fraction must be in (0, 1], got {topk}")
-        return max(1, int(round(topk * d)))
-    k = _positive_int("topk", topk)
+def feature_count(name: str, value: int | float, d: int) -> int:
+    """A number of features out of ``d``: an int as given, or a fraction ``(0, 1]`` of ``d``.
+
+    Used for the ``topk`` of the stability measures and the ``n_features`` mutated by ABC.
+    """
+    if isinstance(value, float):
+        if not 0 < value <= 1:
+            raise ValueError(f"{name} as a fraction must be in (0, 1], got {value}")
+        return max(1, int(round(value * d)))
+    k = _positive_int(name, value)
     if k > d:
-        raise ValueError(f"topk={k} exceeds the number of features {d}")
+        raise ValueError(f"{name}={k} exceeds the number of features {d}")
     return k
 
 
@@ -298,7 +303,7 @@ def topk_intersection(a: torch.Tensor, b: torch.Tensor, topk: int | float = 0.1)
     if a.shape != b.shape:
         raise ValueError(f"attribution shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}")
     fa, fb = a.reshape(len(a), -1).abs(), b.reshape(len(b), -1).abs()
-    k = _k_of(topk, fa.shape[1])
+    k = feature_count("topk", topk, fa.shape[1])
     ia = torch.zeros_like(fa, dtype=torch.bool).scatter_(1, fa.topk(k, 1).indices, True)
     ib = torch.zeros_like(fb, dtype=torch.bool).scatter_(1, fb.topk(k, 1).indices, True)
     return (ia & ib).sum(1).float() / k

@@ -45,7 +45,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from .attribution import _check_x, _device_of, _eval, _positive_int, attribute, check_target, noise_path
+from .attribution import _check_x, _device_of, _eval, _positive_int, attribute, check_target, feature_count, noise_path
 from .runtime import progress
 from .stats import Interval, bootstrap_interval
 
@@ -99,14 +99,7 @@ def sampling_probabilities(attributions: torch.Tensor, x: torch.Tensor, baseline
 
 def n_mutated(n_features: int | float, d: int) -> int:
     """``m`` as an int: ``n_features`` itself, or ``round(n_features * d)`` for a fraction."""
-    if isinstance(n_features, float):
-        if not 0 < n_features <= 1:
-            raise ValueError(f"n_features as a fraction must be in (0, 1], got {n_features}")
-        return max(1, int(round(n_features * d)))
-    m = _positive_int("n_features", n_features)
-    if m > d:
-        raise ValueError(f"n_features={m} exceeds the number of features {d}")
-    return m
+    return feature_count("n_features", n_features, d)
 
 
 def sample_masks(p: torch.Tensor, n_samples: int, *, draw: str = "bernoulli", n_features: int | float = 1,
