@@ -274,6 +274,14 @@ def test_masking_checks_flag_a_rising_curve():
     assert ok["passed"].all()
 
 
+def test_masking_checks_do_not_fail_an_untested_large_budget():
+    small = pd.DataFrame(dict(eps=[0.05, 0.1], accuracy=[0.7, 0.6]))
+    checks = rb.masking_checks(small, large_eps=False)
+    assert checks["passed"].iloc[0]  # monotone: still checked
+    assert checks["passed"].iloc[1] is None and "not tested" in checks["check"].iloc[1]
+    assert rb.masking_checks(small)["passed"].iloc[1] == False  # noqa: E712  (numpy bool)
+
+
 def test_subset_format_and_compare():
     x, y = _images(n=20)
     xs, ys = rb.eval_subset(x, y, 8, seed=1)
