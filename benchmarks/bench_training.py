@@ -2,27 +2,33 @@
 
 Prints training samples/s (forward + backward + AdamW step) of the baseline ConvNeXt and of
 its NSDE variants (Brownian sheet, white, pink noise), and the NSDE/baseline step-cost ratio.
-Steps of the models are interleaved and the median step time is used, so a shared, noisy
-CPU biases no model. On CUDA the same for ConvNeXt-Base at 224x224 in bf16 with
+All models start from the same weights and keep them (learning rate 0: step times depend
+on the weights), they take their steps in rounds of one step each in a shuffled order, and
+the ratio is the median over rounds of the within-round ratio, so the slow drifts of a
+shared, noisy CPU bias no model. On CUDA the same for ConvNeXt-Base at 224x224 in bf16 with
 channels_last (the paper's scale).
 
-    python benchmarks/bench_training.py [--arch convnext_atto] [--size 64] [--batch 64] [--steps 10]
+    python benchmarks/bench_training.py [--arch resnet10t convnext_atto] [--size 64] [--batch 32] [--steps 30]
 """
 from __future__ import annotations
 
 import argparse
-import statistics
+import random
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from nsde.models import build_model
+from nsde.stats import bootstrap_interval
 
 
 def _step_fn(model, x, y, device):
     cuda = device.type == "cuda"
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    # lr = 0: the step does all the work of a real one (AdamW computes its update) but the
+    # weights stay put, so step times do not drift apart as the models' weights diverge.
+    opt = torch.optim.AdamW(model.parameters(), lr=0.0)
 
     def step():
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cuda):
@@ -45,6 +51,7 @@ def bench(arch: str, size: int, batch: int, steps: int, device: torch.device, sh
     models = {"baseline": build_model(arch, "baseline", image_size=size)}
     for s in shapes:
         models[f"nsde-{s}"] = build_model(arch, "nsde", noise=s, sigma=0.1, image_size=size)
+        models[f"nsde-{s}"].load_state_dict(models["baseline"].state_dict())
     fns = {}
     for name, m in models.items():
         m.to(device).train()
@@ -54,28 +61,36 @@ def bench(arch: str, size: int, batch: int, steps: int, device: torch.device, sh
         fns[name]()  # warm-up
         fns[name]()
     times = {name: [] for name in fns}
+    order, rng = list(fns), random.Random(0)
     for _ in range(steps):
-        for name, fn in fns.items():  # interleaved
+        rng.shuffle(order)  # one round: every model once, in a new order each round
+        for name in order:
             t = time.perf_counter()
-            fn()
+            fns[name]()
             times[name].append(time.perf_counter() - t)
-    base = statistics.median(times["baseline"])
+    base = np.array(times["baseline"])
     print(f"{arch} {size}x{size} batch {batch} on {device.type} ({torch.get_num_threads()} threads), "
-          f"median of {steps} steps")
-    print(f"{'model':<16}{'ms/step':>10}{'samples/s':>12}{'ratio':>8}")
+          f"{steps} rounds. 'ratio': median over rounds of NSDE/baseline step time in the same "
+          f"round, with its 95% bootstrap interval")
+    print(f"{'model':<16}{'ms/step':>10}{'samples/s':>12}{'ratio':>8}{'95% interval':>18}")
     for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"{name:<16}{1e3 * med:>10.1f}{batch / med:>12.1f}{med / base:>8.3f}")
+        ts = np.array(ts)
+        iv = bootstrap_interval(ts / base, statistic=np.median)
+        med = float(np.median(ts))
+        print(f"{name:<16}{1e3 * med:>10.1f}{batch / med:>12.1f}{iv.estimate:>8.3f}"
+              f"{f'[{iv.low:.3f}, {iv.high:.3f}]':>18}")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--arch", default="convnext_atto")
+    p.add_argument("--arch", nargs="+", default=["resnet10t", "convnext_atto"],
+                   help="architectures (default: the CPU profiles' model and the smallest ConvNeXt)")
     p.add_argument("--size", type=int, default=64)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--steps", type=int, default=30)
     a = p.parse_args()
-    bench(a.arch, a.size, a.batch, a.steps, torch.device("cpu"))
+    for arch in a.arch:
+        bench(arch, a.size, a.batch, a.steps, torch.device("cpu"))
     if torch.cuda.is_available():
         bench("convnext_base", 224, 64, max(a.steps, 20), torch.device("cuda"))
     else:

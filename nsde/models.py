@@ -16,8 +16,13 @@ where, inside each stage of ``n`` blocks, ``W`` is a Brownian motion over depth
 amplitude ratio; sigma = 0.1 adds noise at -20 dB). We scale by the activation RMS because
 the absolute scale of ConvNeXt activations differs between stages and drifts during
 training; an absolute sigma could then be drowned by growing activations (the network
-would learn to ignore it) or swamp the small early ones. The RMS is part of the graph
-(not detached), so gradients are those of the function the model computes.
+would learn to ignore it) or swamp the small early ones. In evaluation the RMS is part
+of the graph, so gradient attacks and attributions differentiate exactly the function the
+model computes. In training (``model.train()``) the scale ``sigma * rms(x_k)`` is a
+stop-gradient constant, like the noise itself: the term it drops,
+``(g . sigma xi) d rms / dx`` with ``g`` the gradient at the block output, has mean
+zero over the noise to first order in sigma, and computing it took a third
+of the NSDE's extra step cost.
 
 **Where.** timm's ``ConvNeXtBlock`` ends with ``x = self.drop_path(x) + self.shortcut(s)``;
 ResNet's ``BasicBlock``/``Bottleneck`` call ``self.drop_path`` (``None`` by default) on the
@@ -156,11 +161,22 @@ class NoisyResidual(nn.Module):
         xi = st.increment(self.stage, self.index, self.n_blocks, x)
         if st.shaper is not None:
             xi = st.shaper(xi)
-        rms = ref.float().pow(2).mean(dim=(1, 2, 3), keepdim=True).add(1e-12).sqrt()
-        noise = st.sigma * rms * xi
+        if self.training:  # stop-gradient noise scale in training (module docstring)
+            with torch.no_grad():
+                scale = _rms(ref) * st.sigma
+        else:
+            scale = _rms(ref) * st.sigma
         if st.record is not None:
-            st.record.append(((self.stage, self.index), noise.detach().cpu()))
-        return x + noise
+            st.record.append(((self.stage, self.index), (scale * xi).detach().cpu()))
+        return torch.addcmul(x, scale, xi)
+
+
+def _rms(x: torch.Tensor) -> torch.Tensor:
+    """Root-mean-square per sample of ``(B, C, H, W)``, ``(B, 1, 1, 1)`` in at least float32
+    (bf16 activations are reduced in float32), in one pass."""
+    n = x[0].numel()
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    return torch.linalg.vector_norm(x, dim=(1, 2, 3), keepdim=True, dtype=dtype) / math.sqrt(n)
 
 
 def _stages(net: nn.Module, arch: str) -> list[list[nn.Module]]:

@@ -40,6 +40,11 @@ SHAPES = ("white", "brownian", "pink", "brown")
 
 _BETAS = {"pink": 1.0, "brown": 2.0}
 
+#: Largest ``H * W`` shaped by one dense matrix product instead of FFTs (index 0, power
+#: law) or cumulative sums (index 1, Brownian sheet): the crossovers measured on a CPU
+#: (``benchmarks/bench_training.py``); beyond them the dense product costs more.
+_DENSE_MAX = (256, 64)
+
 
 class Shaper:
     """A linear map from white Gaussian noise ``(..., H, W)`` to unit-mean-power shaped noise.
@@ -53,6 +58,7 @@ class Shaper:
         self.name = name
         self.beta = beta
         self._filters: dict[tuple, torch.Tensor] = {}
+        self._dense: dict[tuple, torch.Tensor] = {}
 
     def __repr__(self) -> str:
         return f"Shaper({self.name!r}" + (f", beta={self.beta}" if self.beta is not None else "") + ")"
@@ -72,14 +78,37 @@ class Shaper:
         if self.name == "white":
             return z
         h, w = z.shape[-2:]
+        if h * w <= _DENSE_MAX[self.name == "brownian"]:
+            return self._apply_dense(z)
+        return self._apply(z)
+
+    def _apply(self, z: torch.Tensor) -> torch.Tensor:
+        """The shaper by its definition: cumulative sums, or a Fourier-domain filter."""
+        h, w = z.shape[-2:]
         if self.name == "brownian":
             sheet = z.cumsum(-2).cumsum(-1)
             return sheet / math.sqrt((h + 1) / 2 * (w + 1) / 2)
         return self._powerlaw(z)
 
-    def _filter(self, h: int, w: int, device: torch.device) -> torch.Tensor:
+    def _apply_dense(self, z: torch.Tensor) -> torch.Tensor:
+        """The same linear map as one ``(H*W, H*W)`` matrix product (small fields only).
+
+        The matrix is the shaper applied to the identity, in float64, once per size,
+        device and dtype. On small fields one matrix product is several times faster than
+        two FFTs or two cumulative sums, whose fixed cost per field dominates there.
+        """
+        h, w = z.shape[-2:]
+        key = (h, w, str(z.device), z.dtype)
+        m = self._dense.get(key)
+        if m is None:
+            eye = torch.eye(h * w, dtype=torch.float64).view(h * w, h, w)
+            m = self._apply(eye).reshape(h * w, h * w).to(device=z.device, dtype=z.dtype)
+            self._dense[key] = m
+        return (z.reshape(-1, h * w) @ m).view(z.shape)
+
+    def _filter(self, h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         """Amplitude ``|f|^(-beta/2)`` on the rfft2 grid, normalised on the full grid."""
-        key = (h, w, str(device))
+        key = (h, w, str(device), dtype)
         if key not in self._filters:
             fy = torch.fft.fftfreq(h, dtype=torch.float64)
             fx = torch.fft.fftfreq(w, dtype=torch.float64)
@@ -89,15 +118,16 @@ class Shaper:
             amp[nz] = f[nz] ** (-self.beta / 2)
             # Per-element variance of the output = mean of amp^2 over the full grid.
             amp = amp / amp.pow(2).mean().sqrt()
-            self._filters[key] = amp[:, : w // 2 + 1].to(device=device, dtype=torch.float32)
+            self._filters[key] = amp[:, : w // 2 + 1].to(device=device, dtype=dtype)
         return self._filters[key]
 
     def _powerlaw(self, z: torch.Tensor) -> torch.Tensor:
         h, w = z.shape[-2:]
         if h * w == 1:  # a single pixel has no spatial structure: keep it white
             return z
-        amp = self._filter(h, w, z.device)
-        spec = torch.fft.rfft2(z.float(), norm="ortho") * amp
+        real = torch.float64 if z.dtype == torch.float64 else torch.float32
+        amp = self._filter(h, w, z.device, real)
+        spec = torch.fft.rfft2(z.to(real), norm="ortho") * amp
         return torch.fft.irfft2(spec, s=(h, w), norm="ortho").to(z.dtype)
 
 

@@ -114,15 +114,17 @@ def check(profile: str | None = None) -> dict[str, dict]:
 def strip_volatile(path: Path) -> None:
     """Make an executed notebook a clean nbval reference.
 
-    Removes papermill's timing metadata (so references diff cleanly) and stderr outputs
-    (progress bars and library warnings, which name paths of the machine that ran them;
-    the tests do not compare stderr).
+    Removes papermill's timing metadata and gives cells stable ids ``cell-<index>`` (so
+    references diff cleanly), and removes stderr outputs (progress bars and library
+    warnings, which name paths of the machine that ran them; the tests do not compare
+    stderr).
     """
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
     nb.metadata.pop("papermill", None)
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i}"
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":

@@ -356,8 +356,8 @@ def train_or_load(spec: ModelSpec, train_cfg: TrainConfig, data_cfg: Any, *, spl
         raise TypeError(f"train_cfg must be a TrainConfig, got {type(train_cfg).__name__}")
     spec = spec.canonical()
     device = torch.device(device) if device is not None else default_device()
-    key = config_hash(spec, train_cfg, data_cfg)
-    folder = artifact_dir("models", spec, train_cfg, data_cfg)
+    key = config_hash(*_key_parts(spec, train_cfg, data_cfg))
+    folder = artifact_dir("models", *_key_parts(spec, train_cfg, data_cfg))
     final = folder / "model.pt"
     image_size = int(getattr(data_cfg, "image_size"))
     # Weight init from the training seed, without disturbing the caller's global RNG.
@@ -385,6 +385,18 @@ def train_or_load(spec: ModelSpec, train_cfg: TrainConfig, data_cfg: Any, *, spl
     model.to(device).eval()
     return TrainedModel(model=model, history=history, spec=spec, key=key, train_cfg=train_cfg,
                         data_cfg=data_cfg, best_epoch=best_epoch, path=folder)
+
+
+#: Version of the NSDE training computation; part of an NSDE model's cache key, so that
+#: weights trained by an older implementation are never loaded as current ones.
+#: 2: the noise scale ``sigma * rms`` is a stop-gradient constant in training.
+NSDE_TRAINING_VERSION = 2
+
+
+def _key_parts(spec: ModelSpec, train_cfg: "TrainConfig", data_cfg) -> tuple:
+    """What a trained model's cache key is computed from (``spec`` already canonical)."""
+    parts = (spec, train_cfg, data_cfg)
+    return parts + ((("nsde_training_version", NSDE_TRAINING_VERSION),) if spec.kind == "nsde" else ())
 
 
 def zoo_names(noise_shape: str, variant_shapes) -> list[str]:
@@ -425,8 +437,9 @@ def train_zoo(*, arch: str, image_size: int, n_per_class: int, seed: int, epochs
         zoo[name] = []
         for i in range(seeds):
             cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=float(lr), seed=seed + i)
-            key = config_hash(spec.canonical(), cfg, data_cfg)
-            if splits is None and not (artifact_dir("models", spec.canonical(), cfg, data_cfg) / "model.pt").exists():
+            parts = _key_parts(spec.canonical(), cfg, data_cfg)
+            key = config_hash(*parts)
+            if splits is None and not (artifact_dir("models", *parts) / "model.pt").exists():
                 splits = load_splits(data_cfg)
             zoo[name].append(train_or_load(spec, cfg, data_cfg, splits=splits, device=device))
             assert zoo[name][-1].key == key

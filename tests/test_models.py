@@ -128,3 +128,25 @@ def test_bad_input_errors():
         m.set_noise("on", samples=0)
     with pytest.raises(ValueError, match="-3"):
         m.set_noise("on", seed=-3)
+
+
+def _input_grad(model, x, v):
+    x = x.clone().requires_grad_(True)
+    model(x)[:, 0].sum().backward()
+    return (x.grad * v).sum().item()
+
+
+def test_eval_gradient_is_exact_and_training_scale_is_stop_gradient():
+    _, nsde = _pair(sigma=0.5)
+    nsde = nsde.double().set_noise("on", seed=3)
+    x = X.double()
+    v = torch.randn(x.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    h = 1e-5
+    with torch.no_grad():
+        fd = ((nsde(x + h * v)[:, 0].sum() - nsde(x - h * v)[:, 0].sum()) / (2 * h)).item()
+    exact = _input_grad(nsde.eval(), x, v)
+    assert exact == pytest.approx(fd, rel=1e-5)  # eval: the RMS scale is differentiated
+    with torch.no_grad():
+        assert torch.equal(nsde.train()(x), nsde.eval()(x))  # same function in both modes
+    stop = _input_grad(nsde.train(), x, v)
+    assert stop != pytest.approx(fd, rel=1e-3)  # training: the scale is a constant

@@ -28,6 +28,7 @@ def test_strip_volatile_drops_timing_and_stderr_but_keeps_results(tmp_path):
     (cell,) = out.cells
     assert "papermill" not in cell.metadata and "execution" not in cell.metadata
     assert cell.execution_count == 3  # nbval treats a cell without a count as unrun
+    assert cell.id == "cell-0"  # stable ids: re-running does not churn the diff
     assert [o.name for o in cell.outputs] == ["stdout"]
 
 
@@ -35,6 +36,7 @@ def test_reference_notebooks_are_clean():
     for path in sorted(runbook.REFS.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         assert "papermill" not in nb.metadata, path.name
+        assert [c.id for c in nb.cells] == [f"cell-{i}" for i in range(len(nb.cells))], path.name
         for cell in nb.cells:
             for output in cell.get("outputs", []):
                 assert output.get("name") != "stderr", f"{path.name} keeps a stderr output"
