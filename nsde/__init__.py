@@ -37,6 +37,7 @@ _EXPORTS = {
     "train": "training",
     "train_or_load": "training",
     "train_zoo": "training",
+    "train_fraction_zoo": "training",
     "predict": "training",
     # experiments
     "noise_accuracy": "robustness",

@@ -36,7 +36,7 @@ from nsde.runtime import default_device, progress
 
 __all__ = ["ModelSpec", "TrainConfig", "TrainedModel", "train", "evaluate", "train_or_load", "train_zoo",
            "predict", "zoo_names", "correctness", "accuracy_table", "plot_history", "plot_confusion",
-           "confusion_matrix"]
+           "confusion_matrix", "train_fraction_zoo", "data_size_table", "plot_data_size"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,9 @@ class TrainConfig:
         warmup_frac: fraction of all steps with a linear learning-rate warm-up.
         seed: seed of the weight initialisation, the shuffling and the noise.
         eval_batch_size: batch size of the validation passes.
+        train_fraction: share of the training split used, a class-stratified random subset
+            drawn with ``seed`` (``nsde.data.stratified_subset``); the validation and test
+            splits are unchanged. Less than 1 only for the less-training-data study.
     """
 
     epochs: int = 6
@@ -104,6 +107,7 @@ class TrainConfig:
     warmup_frac: float = 0.05
     seed: int = 0
     eval_batch_size: int = 256
+    train_fraction: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -118,6 +122,10 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
         if not (isinstance(self.warmup_frac, (int, float)) and 0 <= self.warmup_frac < 1):
             raise ValueError(f"TrainConfig.warmup_frac must be in [0, 1), got {self.warmup_frac!r}")
+        f = self.train_fraction
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 1:
+            raise ValueError(f"TrainConfig.train_fraction must be in (0, 1], got {f!r}")
+        object.__setattr__(self, "train_fraction", float(f))  # 1 and 1.0 give one cache key
 
 
 @dataclass
@@ -376,7 +384,9 @@ def train_or_load(spec: ModelSpec, train_cfg: TrainConfig, data_cfg: Any, *, spl
         if splits is None:
             from nsde.data import load_splits
             splits = load_splits(data_cfg)
-        history = train(model, splits.train, splits.val, train_cfg, ckpt_dir=folder, key=key, device=device,
+        from nsde.data import stratified_subset
+        train_data = stratified_subset(splits.train, train_cfg.train_fraction, seed=train_cfg.seed)
+        history = train(model, train_data, splits.val, train_cfg, ckpt_dir=folder, key=key, device=device,
                         desc=f"{spec.name} seed {train_cfg.seed}")
         best_epoch = model.best_epoch
         save_torch({"key": key, "model": {k: v.cpu() for k, v in model.state_dict().items()},
@@ -444,6 +454,121 @@ def train_zoo(*, arch: str, image_size: int, n_per_class: int, seed: int, epochs
             zoo[name].append(train_or_load(spec, cfg, data_cfg, splits=splits, device=device))
             assert zoo[name][-1].key == key
     return zoo
+
+
+def train_fraction_zoo(*, fractions, arch: str, image_size: int, n_per_class: int, seed: int, epochs: int,
+                       batch_size: int, lr: float, sigma: float, noise_shape: str,
+                       device: torch.device | None = None) -> dict[float, dict[str, TrainedModel]]:
+    """Baseline and NSDE trained on class-stratified fractions of the training split.
+
+    The paper's open question 3 (behaviour with less training data). Every pair shares the
+    data, the seed and the number of epochs, so a smaller fraction also means fewer
+    optimisation steps, for both models alike. Fraction 1 is the first seed of
+    :func:`train_zoo` with the same parameters (loaded from the cache when trained there).
+
+    Args:
+        fractions: shares of the training split, each in (0, 1].
+        arch, image_size, n_per_class, seed, epochs, batch_size, lr, sigma, noise_shape:
+            as for :func:`train_zoo`.
+        device: default ``nsde.runtime.default_device()``.
+
+    Returns:
+        ``{fraction: {"baseline": TrainedModel, "nsde-<noise_shape>": TrainedModel}}``,
+        fractions in increasing order.
+    """
+    from nsde.data import DataConfig, load_splits
+
+    fractions = sorted({float(f) for f in fractions})
+    if not fractions:
+        raise ValueError("fractions is empty")
+    data_cfg = DataConfig(n_per_class=n_per_class, image_size=image_size, seed=seed)
+    splits = load_splits(data_cfg)
+    specs = [ModelSpec(arch=arch, kind="baseline", num_classes=16),
+             ModelSpec(arch=arch, kind="nsde", noise=noise_shape, sigma=float(sigma), num_classes=16)]
+    out: dict[float, dict[str, TrainedModel]] = {}
+    for f in fractions:
+        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=float(lr), seed=seed, train_fraction=f)
+        out[f] = {spec.name: train_or_load(spec, cfg, data_cfg, splits=splits, device=device) for spec in specs}
+    return out
+
+
+def data_size_table(runs: dict[float, dict[str, TrainedModel]], splits, *, intensities=(0.0,),
+                    eval_samples: int = 10, seed: int = 0):
+    """Test accuracy of each pair of :func:`train_fraction_zoo`, clean and under white noise.
+
+    The baseline is evaluated with its drift path, the NSDE with the noise on
+    (``eval_samples`` passes, mean softmax), as in the robustness chapter. Every model sees
+    the same noisy test images (one draw per intensity, seeded by ``seed``; clipped to
+    [0, 1]). Intervals: 95% Wilson for each accuracy; for the difference, a 95% paired
+    bootstrap over the test images.
+
+    Args:
+        runs: the output of :func:`train_fraction_zoo`.
+        splits: the data (``splits.train`` sizes the fractions; ``splits.test`` is scored).
+        intensities: white-noise standard deviations; 0 means clean images.
+        eval_samples: Monte-Carlo passes of the NSDE.
+        seed: seed of the input noise and of the NSDE's noise draws.
+
+    Returns:
+        A ``pandas.DataFrame``, one row per (fraction, intensity), accuracies in [0, 1]:
+        ``fraction, train images, intensity, baseline, baseline low, baseline high, nsde,
+        nsde low, nsde high, difference, difference low, difference high``.
+    """
+    import pandas as pd
+
+    from nsde.data import stratified_subset
+    from nsde.robustness import add_noise
+    from nsde.stats import bootstrap_interval, wilson_interval
+
+    x, y = splits.test.x, splits.test.y
+    noisy = {}
+    for i, intensity in enumerate(intensities):
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + i)
+        noisy[float(intensity)] = add_noise(x, float(intensity), "white", gen)[0] if intensity > 0 else x
+    rows = []
+    for f, pair in runs.items():
+        (base,) = [t for t in pair.values() if t.spec.kind == "baseline"]
+        (nsde,) = [t for t in pair.values() if t.spec.kind == "nsde"]
+        n_train = len(stratified_subset(splits.train, f, seed=base.train_cfg.seed))
+        for intensity, xi in noisy.items():
+            cb = correctness(base, xi, y, mode="off", seed=seed)
+            cn = correctness(nsde, xi, y, mode="on", samples=eval_samples, seed=seed)
+            row = {"fraction": f, "train images": n_train, "intensity": intensity}
+            for name, c in (("baseline", cb), ("nsde", cn)):
+                iv = wilson_interval(int(c.sum()), len(c))
+                row.update({name: iv.estimate, f"{name} low": iv.low, f"{name} high": iv.high})
+            d = bootstrap_interval(cn.astype(float) - cb.astype(float), seed=seed)
+            row.update({"difference": d.estimate, "difference low": d.low, "difference high": d.high})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_data_size(table, *, title: str = "Accuracy against training-set size"):
+    """Accuracy (95% intervals) of baseline and NSDE against the number of training images,
+    one panel per input-noise intensity, from :func:`data_size_table`.
+
+    Returns:
+        The Matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    levels = sorted(table["intensity"].unique())
+    fig, axes = plt.subplots(1, len(levels), figsize=(4.2 * len(levels), 3.6), squeeze=False, sharey=True)
+    for ax, level in zip(axes[0], levels):
+        t = table[table["intensity"] == level].sort_values("train images")
+        for name, label, color in (("baseline", "baseline", "C0"), ("nsde", "NSDE (noise on)", "C3")):
+            ax.plot(t["train images"], 100 * t[name], "o-", color=color, label=label)
+            ax.fill_between(t["train images"], 100 * t[f"{name} low"], 100 * t[f"{name} high"],
+                            color=color, alpha=0.2)
+        ax.set_xscale("log")
+        ax.set_xlabel("training images")
+        ax.set_title("clean test images" if level == 0 else f"white noise, std {level:g}")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy (%)")
+    axes[0][0].legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
 
 
 # --- reporting helpers ------------------------------------------------------------------

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from nsde.data import (CLASS_NAMES, DataConfig, SignalDataset, STFTConfig, generate_dataset, load_splits,
-                       min_image_size, row_of_frequency, spectrogram, stratified_split, waveform)
+                       min_image_size, row_of_frequency, spectrogram, stratified_split, stratified_subset,
+                       waveform)
 
 FS = 200_000.0
 
@@ -109,3 +110,18 @@ def test_signal_dataset_validates_shapes():
         SignalDataset(torch.zeros(2, 4, 4), torch.zeros(2, dtype=torch.long))
     with pytest.raises(ValueError, match="y must be int64"):
         SignalDataset(torch.zeros(2, 1, 4, 4), torch.zeros(3, dtype=torch.long))
+
+
+def test_stratified_subset_keeps_each_class_share_and_is_seeded():
+    y = torch.arange(4).repeat_interleave(torch.tensor([10, 6, 3, 1]))
+    data = SignalDataset(torch.rand(len(y), 1, 4, 4), y, {"loc": torch.arange(len(y))})
+    sub = stratified_subset(data, 0.5, seed=0)
+    assert torch.bincount(sub.y, minlength=4).tolist() == [5, 3, 2, 1]  # round(1.5) = 2; never 0
+    idx = sub.meta["loc"]
+    assert torch.equal(idx, idx.sort().values) and torch.equal(sub.x, data.x[idx]) and torch.equal(sub.y, y[idx])
+    assert torch.equal(stratified_subset(data, 0.5, seed=0).meta["loc"], idx)
+    assert not torch.equal(stratified_subset(data, 0.5, seed=1).meta["loc"], idx)
+    assert stratified_subset(data, 1.0) is data
+    for bad in (0, 1.5, -0.1, True):
+        with pytest.raises(ValueError, match="fraction"):
+            stratified_subset(data, bad)

@@ -93,3 +93,41 @@ def test_bad_input_errors():
         train_or_load("convnext_atto", TrainConfig(), TinyData())
     with pytest.raises(ValueError, match="shape"):
         predict(_model(), torch.zeros(3, 32, 32))
+
+
+def test_train_fraction_validated_and_one_equals_default_key():
+    from nsde.cache import config_hash
+
+    assert config_hash(TrainConfig(train_fraction=1)) == config_hash(TrainConfig())
+    assert config_hash(TrainConfig(train_fraction=0.5)) != config_hash(TrainConfig())
+    for bad in (0, 1.2, -1, True, "half"):
+        with pytest.raises(ValueError, match="train_fraction"):
+            TrainConfig(train_fraction=bad)
+
+
+def test_data_size_table_scores_every_pair_on_the_same_images():
+    import numpy as np
+
+    from nsde.data import SignalDataset
+    from nsde.training import correctness, data_size_table
+
+    def ds(split):
+        return SignalDataset(split.x.float(), split.y.long())
+
+    splits = SimpleNamespace(train=ds(TRAIN), val=ds(VAL), test=ds(_tiny_split(5, 2)))
+    runs = {}
+    for f in (0.5, 1.0):
+        cfg = TrainConfig(epochs=1, batch_size=16, train_fraction=f)
+        runs[f] = {spec.name: train_or_load(spec, cfg, TinyData(name="fractions"), splits=splits, device="cpu")
+                   for spec in (ModelSpec("convnext_atto", "baseline", num_classes=N_CLASSES),
+                                ModelSpec("convnext_atto", "nsde", "white", 0.1, N_CLASSES))}
+    assert runs[0.5]["baseline"].key != runs[1.0]["baseline"].key
+    table = data_size_table(runs, splits, intensities=[0.0, 0.1], eval_samples=2)
+    assert len(table) == 4 and table["train images"].tolist() == [24, 24, 48, 48]
+    assert np.allclose(table["difference"], table["nsde"] - table["baseline"])
+    for col in ("baseline", "nsde"):
+        assert ((table[f"{col} low"] <= table[col]) & (table[col] <= table[f"{col} high"])).all()
+    clean = correctness(runs[1.0]["baseline"], splits.test.x, splits.test.y).mean()
+    assert table.query("fraction == 1.0 and intensity == 0.0")["baseline"].item() == pytest.approx(clean)
+    again = data_size_table(runs, splits, intensities=[0.0, 0.1], eval_samples=2)
+    assert again.equals(table)  # seeded: the same numbers twice

@@ -4,7 +4,7 @@ spectrograms, stratified splits and loaders for real recordings (HDF5, UCR/UEA `
 ``from nsde.data import DataConfig, load_splits``.
 """
 from .dataset import (SPLIT_NAMES, DataConfig, SignalDataset, Splits, dataset_layout, generate_dataset,
-                      load_splits, make_splits, stratified_split)
+                      load_splits, make_splits, stratified_split, stratified_subset)
 from .simulator import (CLASS_NAMES, LOCATION_NAMES, WAVEFORMS, SimulatorConfig, class_members,
                         draw_source_params, fourier_coefficients, harmonic_amplitudes, measure_snr, propagate, simulate, synthesize,
                         transfer_function, waveform)
@@ -14,7 +14,7 @@ from .spectrogram import STFTConfig, row_of_frequency, check_image_size, min_ima
 
 __all__ = [
     "DataConfig", "SignalDataset", "Splits", "SPLIT_NAMES", "load_splits", "generate_dataset", "make_splits",
-    "stratified_split", "dataset_layout",
+    "stratified_split", "stratified_subset", "dataset_layout",
     "SimulatorConfig", "WAVEFORMS", "CLASS_NAMES", "LOCATION_NAMES", "simulate", "synthesize", "propagate",
     "draw_source_params", "measure_snr", "harmonic_amplitudes", "class_members", "fourier_coefficients", "transfer_function", "waveform",
     "load_hdf5_folder", "load_ts", "read_hdf5_folder", "read_ts", "recordings_to_splits",

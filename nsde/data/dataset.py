@@ -28,6 +28,7 @@ __all__ = [
     "Splits",
     "SPLIT_NAMES",
     "stratified_split",
+    "stratified_subset",
     "dataset_layout",
     "generate_dataset",
     "make_splits",
@@ -107,6 +108,31 @@ class SignalDataset(Dataset):
 
     def __repr__(self) -> str:
         return f"SignalDataset(n={len(self)}, x={tuple(self.x.shape)}, meta={sorted(self.meta)})"
+
+
+def stratified_subset(data: SignalDataset, fraction: float, seed: int = 0) -> SignalDataset:
+    """A random class-stratified subset: ``round(fraction * n_c)`` (at least 1) of the
+    ``n_c`` samples of each class, in their original order.
+
+    Args:
+        data: the split to subsample.
+        fraction: share kept, ``0 < fraction <= 1`` (1 returns ``data`` itself).
+        seed: seed of the draw.
+
+    Returns:
+        A :class:`SignalDataset`, metadata included.
+    """
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+    if fraction == 1:
+        return data
+    gen = torch.Generator().manual_seed(int(seed))
+    keep = []
+    for c in torch.unique(data.y).tolist():
+        idx = torch.nonzero(data.y == c).flatten()
+        k = max(1, int(round(fraction * len(idx))))
+        keep.append(idx[torch.randperm(len(idx), generator=gen)[:k]])
+    return data.subset(torch.sort(torch.cat(keep)).values)
 
 
 @dataclass
