@@ -44,7 +44,7 @@ import torch.nn.functional as F
 
 from .cache import cached
 from .runtime import progress
-from .stats import wilson_interval
+from .stats import bootstrap_interval, wilson_interval
 
 __all__ = [
     "PAPER_INTENSITIES",
@@ -79,7 +79,7 @@ PAPER_EPS = (0.05, 0.1, 0.15, 0.2)
 ATTACKS = ("apgd-ce", "autoattack-rand")
 _MODES = ("off", "on", "train")
 # bump to invalidate cached results after a change of method
-_NOISE_VERSION = 1
+_NOISE_VERSION = 2  # 2: per-image correctness kept for paired comparisons
 _ATTACK_VERSION = 2
 
 
@@ -257,7 +257,9 @@ def noise_accuracy(trained: Any, x: torch.Tensor, y: torch.Tensor, intensities: 
     Returns:
         DataFrame with columns ``intensity, accuracy, low, high, snr_db`` (accuracy in
         [0, 1] with its 95% Wilson interval; ``snr_db`` measured after clipping), and
-        ``n`` (images evaluated).
+        ``n`` (images evaluated). ``df.attrs["correct"]`` maps each intensity to the
+        per-image correctness, a tuple of ``N`` bools, for paired comparisons
+        (:func:`compare_tables` with ``paired=True``).
     """
     model, key = _unwrap(trained, key)
     _check_xy(x, y)
@@ -270,18 +272,19 @@ def noise_accuracy(trained: Any, x: torch.Tensor, y: torch.Tensor, intensities: 
         raise ValueError(f"samples must be a positive int, got {samples!r}")
 
     def compute() -> dict:
-        rows = []
+        rows, per_image = [], []
         _reseed_noise(model, seed)
         with _noise_context(model, mode, seed=None, samples=samples):
             for i, intensity in enumerate(progress(intensities, desc=f"noise {shape}/{mode}")):
                 gen = torch.Generator().manual_seed(seed * 1_000_003 + i)
                 noisy, delivered = add_noise(x, intensity, shape, gen)
                 pred = _predict_labels(model, noisy, batch_size)
-                correct = int((pred == y.cpu()).sum())
-                iv = wilson_interval(correct, len(y))
+                hits = (pred == y.cpu()).numpy()
+                iv = wilson_interval(int(hits.sum()), len(y))
                 rows.append(dict(intensity=intensity, accuracy=iv.estimate, low=iv.low, high=iv.high,
                                  snr_db=snr_db(x, delivered), n=len(y)))
-        return {"rows": rows}
+                per_image.append(hits)
+        return {"rows": rows, "correct": per_image}
 
     if key is None:
         out = compute()
@@ -289,7 +292,10 @@ def noise_accuracy(trained: Any, x: torch.Tensor, y: torch.Tensor, intensities: 
         config = dict(fn="noise_accuracy", v=_NOISE_VERSION, model=key, data=_tensor_hash(x, y),
                       intensities=intensities, shape=shape, mode=mode, samples=samples, seed=seed)
         out = cached("robustness", config, compute, name="noise_accuracy.pt", refresh=refresh)
-    return pd.DataFrame(out["rows"], columns=["intensity", "accuracy", "low", "high", "snr_db", "n"])
+    df = pd.DataFrame(out["rows"], columns=["intensity", "accuracy", "low", "high", "snr_db", "n"])
+    # tuples, not arrays: pandas compares attrs when it merges or concatenates tables
+    df.attrs["correct"] = {i: tuple(np.asarray(c, dtype=bool).tolist()) for i, c in zip(intensities, out["correct"])}
+    return df
 
 
 # --------------------------------------------------------------------------- attacks
@@ -516,7 +522,9 @@ def _table_from_correct(eps_list: Sequence[float], correct: dict, image_shape: S
         iv = wilson_interval(int(c.sum()), len(c))
         rows.append(dict(eps=eps, eps_per_pixel=eps_per_pixel(eps, image_shape), accuracy=iv.estimate,
                          low=iv.low, high=iv.high, n=len(c)))
-    return pd.DataFrame(rows, columns=["eps", "eps_per_pixel", "accuracy", "low", "high", "n"])
+    df = pd.DataFrame(rows, columns=["eps", "eps_per_pixel", "accuracy", "low", "high", "n"])
+    df.attrs["correct"] = {eps: tuple(np.asarray(correct[eps], dtype=bool).tolist()) for eps in eps_list}
+    return df
 
 
 def attack_table(result: dict, x_shape: Sequence[int]) -> pd.DataFrame:
@@ -527,7 +535,8 @@ def attack_table(result: dict, x_shape: Sequence[int]) -> pd.DataFrame:
         x_shape: the shape of the attacked images ``(N, C, H, W)`` or ``(C, H, W)``.
 
     Returns:
-        DataFrame ``eps, eps_per_pixel, accuracy, low, high, n`` (95% Wilson intervals).
+        DataFrame ``eps, eps_per_pixel, accuracy, low, high, n`` (95% Wilson intervals);
+        ``df.attrs["correct"]`` maps each budget to the per-image correctness (tuple of bools).
     """
     return _table_from_correct(result["eps"], result["correct"], tuple(x_shape)[-3:])
 
@@ -639,14 +648,43 @@ def format_tables(tables: dict[str, pd.DataFrame], xcol: str, digits: int = 1) -
     return res
 
 
-def compare_tables(a: pd.DataFrame, b: pd.DataFrame, xcol: str) -> pd.Series:
-    """Per row: is ``a`` "higher", "lower" than ``b``, or do their 95% intervals "overlap"?
+def compare_tables(a: pd.DataFrame, b: pd.DataFrame, xcol: str, *, paired: bool = False,
+                   seed: int = 0) -> pd.Series:
+    """Per row (value of ``xcol`` in both tables): is ``a`` "higher" or "lower" than ``b``?
 
-    Non-overlapping Wilson intervals is a conservative test of a difference.
+    Unpaired (default): "higher" / "lower" when the two 95% Wilson intervals do not
+    overlap, else "overlap" (a conservative test, for tables scored on different images).
+    Paired (``paired=True``, both tables scored on the *same* images, as the tables of
+    :func:`noise_accuracy` and :func:`attack_table` with equal inputs): the 95% paired
+    bootstrap interval of the per-image difference ``a - b`` (``df.attrs["correct"]``)
+    decides, and the third outcome is "no difference". Pairing removes the shared
+    difficulty of the images, so it finds differences the unpaired rule misses.
+
+    Args:
+        a, b: tables with columns ``xcol, accuracy, low, high``.
+        xcol: the column to match rows on (``"intensity"`` or ``"eps"``).
+        paired: use the per-image correctness.
+        seed: seed of the bootstrap.
+
+    Returns:
+        A ``pandas.Series`` of verdicts indexed by the shared ``xcol`` values.
     """
     m = a.merge(b, on=xcol, suffixes=("_a", "_b"))
-    verdict = np.where(m["low_a"] > m["high_b"], "higher", np.where(m["high_a"] < m["low_b"], "lower", "overlap"))
-    return pd.Series(verdict, index=m[xcol], name="a vs b")
+    if not paired:
+        verdict = np.where(m["low_a"] > m["high_b"], "higher", np.where(m["high_a"] < m["low_b"], "lower", "overlap"))
+        return pd.Series(verdict, index=m[xcol], name="a vs b")
+    ca, cb = a.attrs.get("correct"), b.attrs.get("correct")
+    if ca is None or cb is None:
+        raise ValueError("a paired comparison needs per-image correctness in df.attrs['correct'] "
+                         "(tables from noise_accuracy or attack_table)")
+    out = []
+    for v in m[xcol]:
+        da, db = np.asarray(ca[v], dtype=float), np.asarray(cb[v], dtype=float)
+        if da.shape != db.shape:
+            raise ValueError(f"a paired comparison needs the same images: {xcol}={v} has {len(da)} vs {len(db)}")
+        iv = bootstrap_interval(da - db, seed=seed)
+        out.append("higher" if iv.low > 0 else "lower" if iv.high < 0 else "no difference")
+    return pd.Series(out, index=m[xcol], name="a vs b")
 
 
 # --------------------------------------------------------------------------- plots

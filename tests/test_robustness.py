@@ -6,6 +6,7 @@ seconds and do not depend on training.
 """
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -126,6 +127,10 @@ def test_noise_accuracy_columns_and_monotone_damage():
     assert list(df.columns[:5]) == ["intensity", "accuracy", "low", "high", "snr_db"]
     assert (df["low"] <= df["accuracy"]).all() and (df["accuracy"] <= df["high"]).all()
     assert df["snr_db"].iloc[1] > df["snr_db"].iloc[2]
+    per_image = df.attrs["correct"]
+    assert list(per_image) == [0.0, 0.05, 2.0] and all(len(v) == 64 for v in per_image.values())
+    assert [np.mean(per_image[i]) for i in per_image] == pytest.approx(df["accuracy"].tolist())
+    pd.concat([df, df])  # per-image data in attrs do not break pandas' attrs comparison
 
 
 def test_same_seed_same_table_and_cache():
@@ -140,6 +145,7 @@ def test_same_seed_same_table_and_cache():
     k2 = rb.noise_accuracy(model, x, y, [0.1, 0.5], seed=3, key="test-noisy-net")
     pd.testing.assert_frame_equal(a, k1)
     pd.testing.assert_frame_equal(k1, k2)
+    assert k2.attrs["correct"] == a.attrs["correct"]  # from the cache too
     # noise on (a stochastic ensemble): the model's private generator is reseeded by `seed`
     noisy = NoisyNet(sigma=3.0)
     on = [rb.noise_accuracy(noisy, x, y, [0.1, 0.5], mode="on", samples=2, seed=s) for s in (1, 1, 2)]
@@ -291,6 +297,14 @@ def test_subset_format_and_compare():
     a = pd.DataFrame(dict(eps=[0.1, 0.2, 0.3], accuracy=[0.9, 0.5, 0.1], low=[0.8, 0.4, 0.0], high=[0.95, 0.6, 0.2]))
     b = pd.DataFrame(dict(eps=[0.1, 0.2, 0.3], accuracy=[0.5, 0.55, 0.5], low=[0.4, 0.45, 0.4], high=[0.6, 0.65, 0.6]))
     assert list(rb.compare_tables(a, b, "eps")) == ["higher", "overlap", "lower"]
+    a.attrs["correct"] = {0.1: (True,) * 40, 0.2: (True, False) * 20, 0.3: (False,) * 40}
+    b.attrs["correct"] = {0.1: (False,) * 40, 0.2: (True, False) * 20, 0.3: (True,) * 40}
+    assert list(rb.compare_tables(a, b, "eps", paired=True)) == ["higher", "no difference", "lower"]
+    b.attrs["correct"][0.2] = (True,) * 30
+    with pytest.raises(ValueError, match="same images"):
+        rb.compare_tables(a, b, "eps", paired=True)
+    with pytest.raises(ValueError, match="per-image"):
+        rb.compare_tables(a, pd.DataFrame(b), "eps", paired=True)
     f = rb.format_tables({"a": a, "b": b.iloc[:2]}, "eps")
     assert f.loc[0.1, "a"] == "90.0 [80.0, 95.0]" and f.loc[0.3, "b"] == "-"
 
