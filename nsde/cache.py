@@ -24,6 +24,7 @@ import torch
 __all__ = [
     "cache_root",
     "config_hash",
+    "tensor_hash",
     "artifact_dir",
     "atomic_path",
     "save_json",
@@ -74,6 +75,17 @@ def config_hash(*configs: Any, length: int = 16) -> str:
     """
     payload = json.dumps([_canonical(c) for c in configs], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()[:length]
+
+
+def tensor_hash(*tensors) -> str:
+    """A 16-hex-digit digest of tensors' shapes, dtypes and values, to key results computed
+    from them (e.g. the images a model was scored on)."""
+    h = hashlib.sha256()
+    for t in tensors:
+        t = t.detach().cpu().contiguous()
+        h.update(f"{tuple(t.shape)}{t.dtype}".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def artifact_dir(kind: str, *configs: Any) -> Path:

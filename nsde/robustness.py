@@ -32,7 +32,6 @@ scored on the returned images with the noise on and a ``score_samples``-pass ens
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 from typing import Any, Iterable, Sequence
 
@@ -43,6 +42,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .cache import cached
+from .cache import tensor_hash as _tensor_hash
 from .runtime import progress
 from .stats import bootstrap_interval, wilson_interval
 
@@ -92,15 +92,6 @@ def _unwrap(trained: Any, key: str | None) -> tuple[nn.Module, str | None]:
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected a TrainedModel or an nn.Module, got {type(trained).__name__}")
     return model, key if key is not None else getattr(trained, "key", None)
-
-
-def _tensor_hash(*tensors: torch.Tensor) -> str:
-    h = hashlib.sha256()
-    for t in tensors:
-        t = t.detach().cpu().contiguous()
-        h.update(f"{tuple(t.shape)}{t.dtype}".encode())
-        h.update(t.numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 def _check_xy(x: torch.Tensor, y: torch.Tensor) -> None:

@@ -500,7 +500,8 @@ def data_size_table(runs: dict[float, dict[str, TrainedModel]], splits, *, inten
     (``eval_samples`` passes, mean softmax), as in the robustness chapter. Every model sees
     the same noisy test images (one draw per intensity, seeded by ``seed``; clipped to
     [0, 1]). Intervals: 95% Wilson for each accuracy; for the difference, a 95% paired
-    bootstrap over the test images.
+    bootstrap over the test images. The per-image scores are cached under the models'
+    keys, the test images and the arguments.
 
     Args:
         runs: the output of :func:`train_fraction_zoo`.
@@ -516,6 +517,7 @@ def data_size_table(runs: dict[float, dict[str, TrainedModel]], splits, *, inten
     """
     import pandas as pd
 
+    from nsde.cache import cached, tensor_hash
     from nsde.data import stratified_subset
     from nsde.robustness import add_noise
     from nsde.stats import bootstrap_interval, wilson_interval
@@ -525,14 +527,18 @@ def data_size_table(runs: dict[float, dict[str, TrainedModel]], splits, *, inten
     for i, intensity in enumerate(intensities):
         gen = torch.Generator().manual_seed(seed * 1_000_003 + i)
         noisy[float(intensity)] = add_noise(x, float(intensity), "white", gen)[0] if intensity > 0 else x
+    data_hash = tensor_hash(x, y)
     rows = []
     for f, pair in runs.items():
         (base,) = [t for t in pair.values() if t.spec.kind == "baseline"]
         (nsde,) = [t for t in pair.values() if t.spec.kind == "nsde"]
         n_train = len(stratified_subset(splits.train, f, seed=base.train_cfg.seed))
         for intensity, xi in noisy.items():
-            cb = correctness(base, xi, y, mode="off", seed=seed)
-            cn = correctness(nsde, xi, y, mode="on", samples=eval_samples, seed=seed)
+            config = dict(fn="data_size_table", models=[base.key, nsde.key], data=data_hash,
+                          intensity=intensity, eval_samples=eval_samples, seed=seed)
+            cb, cn = cached("data_size", config, lambda: (
+                correctness(base, xi, y, mode="off", seed=seed),
+                correctness(nsde, xi, y, mode="on", samples=eval_samples, seed=seed)), name="correct.pt")
             row = {"fraction": f, "train images": n_train, "intensity": intensity}
             for name, c in (("baseline", cb), ("nsde", cn)):
                 iv = wilson_interval(int(c.sum()), len(c))
@@ -561,6 +567,8 @@ def plot_data_size(table, *, title: str = "Accuracy against training-set size"):
             ax.fill_between(t["train images"], 100 * t[f"{name} low"], 100 * t[f"{name} high"],
                             color=color, alpha=0.2)
         ax.set_xscale("log")
+        ax.set_xticks(t["train images"].tolist(), [str(n) for n in t["train images"]])
+        ax.minorticks_off()
         ax.set_xlabel("training images")
         ax.set_title("clean test images" if level == 0 else f"white noise, std {level:g}")
         ax.grid(alpha=0.3)

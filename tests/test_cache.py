@@ -70,3 +70,15 @@ def test_cached_computes_once(tmp_path, monkeypatch):
     assert len(calls) == 2
     cache.cached("t", Cfg(), compute, refresh=True)
     assert len(calls) == 3
+
+
+def test_tensor_hash_depends_on_values_shape_and_dtype():
+    import torch
+
+    from nsde.cache import tensor_hash
+
+    a = torch.arange(6.0)
+    assert tensor_hash(a) == tensor_hash(a.clone()) and len(tensor_hash(a)) == 16
+    assert tensor_hash(a) != tensor_hash(a + 1)
+    assert tensor_hash(a) != tensor_hash(a.view(2, 3))
+    assert tensor_hash(a) != tensor_hash(a.double())
