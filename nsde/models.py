@@ -21,8 +21,8 @@ of the graph, so gradient attacks and attributions differentiate exactly the fun
 model computes. In training (``model.train()``) the scale ``sigma * rms(x_k)`` is a
 stop-gradient constant, like the noise itself: the term it drops,
 ``(g . sigma xi) d rms / dx`` with ``g`` the gradient at the block output, has mean
-zero over the noise to first order in sigma, and computing it took a third
-of the NSDE's extra step cost.
+zero over the noise to first order in sigma, and computing it took about a third
+of the NSDE's extra step cost on a CPU.
 
 **Where.** timm's ``ConvNeXtBlock`` ends with ``x = self.drop_path(x) + self.shortcut(s)``;
 ResNet's ``BasicBlock``/``Bottleneck`` call ``self.drop_path`` (``None`` by default) on the

@@ -40,10 +40,10 @@ SHAPES = ("white", "brownian", "pink", "brown")
 
 _BETAS = {"pink": 1.0, "brown": 2.0}
 
-#: Largest ``H * W`` shaped by one dense matrix product instead of FFTs (index 0, power
-#: law) or cumulative sums (index 1, Brownian sheet): the crossovers measured on a CPU
-#: (``benchmarks/bench_training.py``); beyond them the dense product costs more.
-_DENSE_MAX = (256, 64)
+#: Largest ``H * W`` shaped by one dense matrix product instead of the definition (two
+#: cumulative sums for the Brownian sheet, two FFTs for a power law): the crossovers
+#: measured on a 2-core CPU; beyond them the dense product costs more.
+_DENSE_MAX = {"brownian": 64, "power law": 256}
 
 
 class Shaper:
@@ -78,7 +78,7 @@ class Shaper:
         if self.name == "white":
             return z
         h, w = z.shape[-2:]
-        if h * w <= _DENSE_MAX[self.name == "brownian"]:
+        if h * w <= _DENSE_MAX["brownian" if self.name == "brownian" else "power law"]:
             return self._apply_dense(z)
         return self._apply(z)
 

@@ -364,8 +364,9 @@ def train_or_load(spec: ModelSpec, train_cfg: TrainConfig, data_cfg: Any, *, spl
         raise TypeError(f"train_cfg must be a TrainConfig, got {type(train_cfg).__name__}")
     spec = spec.canonical()
     device = torch.device(device) if device is not None else default_device()
-    key = config_hash(*_key_parts(spec, train_cfg, data_cfg))
-    folder = artifact_dir("models", *_key_parts(spec, train_cfg, data_cfg))
+    parts = _key_parts(spec, train_cfg, data_cfg)
+    key = config_hash(*parts)
+    folder = artifact_dir("models", *parts)
     final = folder / "model.pt"
     image_size = int(getattr(data_cfg, "image_size"))
     # Weight init from the training seed, without disturbing the caller's global RNG.
