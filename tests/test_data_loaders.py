@@ -86,21 +86,14 @@ def test_ts_round_trip_and_same_pipeline(tmp_path):
 def test_ts_bad_inputs(tmp_path):
     cases = _ts_cases()
     bad = tmp_path / "bad.ts"
-    bad.write_text("@classLabel true a b\n@data\n1,2,x:a\n")
-    with pytest.raises(ValueError, match=r"bad.ts line 3.*non-numeric"):
-        read_ts(bad)
-    bad.write_text("@classLabel true a b\n1,2:a\n")
-    with pytest.raises(ValueError, match=r"bad.ts line 2.*header"):
-        read_ts(bad)
-    bad.write_text("@classLabel true a b\n@data\n1,2,?:a\n")
-    with pytest.raises(ValueError, match=r"bad.ts line 3.*NaN"):
-        read_ts(bad)
-    bad.write_text("@classLabel true a b\n@data\n1,2,3:c\n")
-    with pytest.raises(ValueError, match=r"label 'c'"):
-        read_ts(bad)
-    bad.write_text("@classLabel true a b\n@data\n1,2,3:a\n1,2:b\n")
-    with pytest.raises(ValueError, match=r"unequal length"):
-        read_ts(bad)
+    for text, message in [("@classLabel true a b\n@data\n1,2,x:a\n", r"bad.ts line 3.*non-numeric"),
+                          ("@classLabel true a b\n1,2:a\n", r"bad.ts line 2.*header"),
+                          ("@classLabel true a b\n@data\n1,2,?:a\n", r"bad.ts line 3.*NaN"),
+                          ("@classLabel true a b\n@data\n1,2,3:c\n", r"label 'c'"),
+                          ("@classLabel true a b\n@data\n1,2,3:a\n1,2:b\n", r"unequal length")]:
+        bad.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            read_ts(bad)
     with pytest.raises(FileNotFoundError, match="missing.ts"):
         read_ts(tmp_path / "missing.ts")
     # an empty class: declared but without a case
