@@ -10,10 +10,12 @@ change in attributions is smaller for neural SDEs". This module provides:
   ``n_steps=50``), ``"noisetunnel"`` (SmoothGrad over IG) and ``"saliency"`` (absolute
   gradient, Simonyan et al. 2014). A Neural SDE is random; IG needs a deterministic
   function because Captum batches the interpolation steps of one image into one forward.
-  Attributions are therefore computed on a **fixed noise path** (``noise_seed``: one noise
-  field broadcast over the batch, see :func:`nsde.models.noise_mode`), and optionally
-  averaged over ``noise_paths=K`` fixed paths (seeds ``noise_seed .. noise_seed+K-1``).
-  ``noise_seed=None`` uses the drift path (noise off). Baselines ignore both.
+  Attributions are therefore computed with ``noise="on"`` on a **fixed noise path**
+  (``noise_seed``: one noise field broadcast over the batch, see
+  :func:`nsde.models.noise_mode`), optionally averaged over ``noise_paths=K`` fixed paths
+  (seeds ``noise_seed .. noise_seed+K-1``), or with ``noise="off"`` on the drift path.
+  Baselines ignore both. Attributions are computed in float32 whatever the model's
+  precision (IG's completeness needs it).
 * :func:`normalize_attributions`, :func:`attribution_change`, :func:`topk_intersection`,
   :func:`spearman_rank`: per-image comparisons of two attribution maps.
 * :func:`attribution_stability`: the paper's measure (formula not given there), defined
@@ -29,19 +31,22 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, Mapping, Sequence
+import warnings
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn as nn
 
-from .runtime import progress
+from ._checks import check_choice, check_images, check_labels, check_model_input, positive_int
+from .models import noise_mode
+from .runtime import eval_mode, model_device, progress
 
 __all__ = [
     "METHODS",
     "attribute",
-    "noise_path",
+    "explaining",
     "check_target",
     "completeness_gap",
     "feature_count",
@@ -63,52 +68,43 @@ PAPER_NT_STDEV = 0.01
 
 
 # --------------------------------------------------------------------------- helpers
-def noise_path(model: nn.Module, seed: int | None):
-    """Context manager: run ``model`` on the fixed noise path ``seed`` (``None``: noise off).
-
-    Models without ``set_noise`` (plain ``nn.Module``) are left as they are.
-    """
-    if not hasattr(model, "set_noise"):
-        return contextlib.nullcontext(model)
-    from .models import noise_mode
-
-    if seed is None:
-        return noise_mode(model, "off")
-    return noise_mode(model, "on", seed=int(seed), samples=1)
-
-
 @contextlib.contextmanager
-def _eval(model: nn.Module):
-    was = model.training
-    model.eval()
+def explaining(model: nn.Module, noise: str = "on", noise_seed: int = 0) -> Iterator[nn.Module]:
+    """The model as explanations see it: ``eval()``, float32, and a deterministic noise setting.
+
+    Args:
+        model: a classifier (an NSDE or a baseline from :func:`nsde.models.build_model`, or
+            any ``nn.Module``).
+        noise: ``"on"``: the fixed noise path ``noise_seed`` (one field broadcast over the
+            batch, so the model is a deterministic function); ``"off"``: the drift path.
+        noise_seed: the path's seed, an int >= 0.
+    """
+    check_choice("noise", noise, ("off", "on"))
+    if isinstance(noise_seed, bool) or not isinstance(noise_seed, (int, np.integer)) or noise_seed < 0:
+        raise ValueError(f"noise_seed must be an int >= 0, but found {noise_seed!r}")
+    previous = getattr(model, "precision", None)
+    if previous is not None:
+        model.set_precision("fp32")
+    kwargs = {"seed": int(noise_seed), "samples": 1} if noise == "on" else {}
     try:
-        yield model
+        with eval_mode(model), noise_mode(model, noise, **kwargs):
+            yield model
     finally:
-        model.train(was)
+        if previous is not None:
+            model.set_precision(previous)
 
 
-def _device_of(model: nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
-
-
-def _check_x(x: Any) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor) or x.ndim != 4:
-        raise ValueError(f"x must be an (N, C, H, W) tensor, got {getattr(x, 'shape', type(x).__name__)}")
-    if len(x) == 0:
-        raise ValueError("x is empty (N = 0)")
-    return x.float()
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    return int(value)
+def _check_x(x: Any, model: nn.Module | None = None) -> torch.Tensor:
+    x = check_images(x)
+    if model is not None:
+        check_model_input(model, x)
+    return x
 
 
 @torch.no_grad()
 def _num_classes(model: nn.Module, x: torch.Tensor) -> int:
-    return int(model(x[:1].to(_device_of(model))).shape[-1])
+    n = getattr(model, "num_classes", None)
+    return int(n) if n is not None else int(model(x[:1].to(model_device(model))).shape[-1])
 
 
 def check_target(target: Any, n: int, num_classes: int) -> torch.Tensor:
@@ -119,18 +115,9 @@ def check_target(target: Any, n: int, num_classes: int) -> torch.Tensor:
             does not match ``n``.
     """
     if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
-        t = torch.full((n,), int(target), dtype=torch.int64)
-    else:
-        t = torch.as_tensor(target)
-        if t.dtype.is_floating_point or t.dtype == torch.bool:
-            raise TypeError(f"target must hold integer class indices, got dtype {t.dtype}")
-        t = t.to(torch.int64).reshape(-1).cpu()
-        if t.numel() != n:
-            raise ValueError(f"target has {t.numel()} entries, expected one per image ({n})")
-    bad = (t < 0) | (t >= num_classes)
-    if bool(bad.any()):
-        raise ValueError(f"target class {int(t[bad][0])} out of range [0, {num_classes})")
-    return t
+        target = torch.full((n,), int(target), dtype=torch.int64)
+    return check_labels(torch.as_tensor(target).cpu().reshape(-1) if torch.as_tensor(target).ndim > 1
+                        else torch.as_tensor(target).cpu(), n, num_classes, name="target")
 
 
 # --------------------------------------------------------------------------- attribute
@@ -155,11 +142,12 @@ def _attribute_once(model: nn.Module, xb: torch.Tensor, tb: torch.Tensor, method
 def attribute(model: nn.Module, x: torch.Tensor, target: int | Sequence[int] | torch.Tensor,
               method: str = "ig", *, n_steps: int = 50, internal_batch_size: int | None = 64,
               batch_size: int = 8, nt_samples: int = 10, nt_stdevs: float = PAPER_NT_STDEV,
-              noise_seed: int | None = 0, noise_paths: int = 1, seed: int = 0,
+              noise: str = "on", noise_seed: int = 0, noise_paths: int = 1, seed: int = 0,
               show_progress: bool = False) -> torch.Tensor:
     """Attributions of ``model`` for class ``target`` on a batch of images.
 
-    The model runs in ``eval()`` (restored afterwards) on a fixed noise path.
+    The model runs in ``eval()`` and float32 (both restored afterwards) on a fixed noise
+    path (:func:`explaining`).
 
     Args:
         model: classifier returning logits ``(B, num_classes)``.
@@ -174,7 +162,8 @@ def attribute(model: nn.Module, x: torch.Tensor, target: int | Sequence[int] | t
         batch_size: images per Captum call.
         nt_samples: NoiseTunnel samples.
         nt_stdevs: NoiseTunnel noise standard deviation (0.01 as in the paper).
-        noise_seed: first fixed noise path of an NSDE; ``None``: drift path (noise off).
+        noise: ``"on"`` (fixed noise paths) or ``"off"`` (drift path) for an NSDE.
+        noise_seed: first fixed noise path of an NSDE.
         noise_paths: K >= 1 fixed noise paths to average over (seeds ``noise_seed + k``).
         seed: seed of NoiseTunnel's input noise (the global RNG is restored afterwards).
         show_progress: show a progress bar over image chunks.
@@ -185,40 +174,38 @@ def attribute(model: nn.Module, x: torch.Tensor, target: int | Sequence[int] | t
     Raises:
         ValueError: unknown ``method``, target out of range, bad sizes.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown attribution method {method!r}; expected one of {METHODS}")
-    x = _check_x(x)
-    n_steps = _positive_int("n_steps", n_steps)
-    batch_size = _positive_int("batch_size", batch_size)
-    nt_samples = _positive_int("nt_samples", nt_samples)
-    noise_paths = _positive_int("noise_paths", noise_paths)
+    check_choice("method", method, METHODS)
+    x = _check_x(x, model)
+    n_steps = positive_int("n_steps", n_steps)
+    batch_size = positive_int("batch_size", batch_size)
+    nt_samples = positive_int("nt_samples", nt_samples)
+    noise_paths = positive_int("noise_paths", noise_paths)
     if internal_batch_size is not None:
-        internal_batch_size = _positive_int("internal_batch_size", internal_batch_size)
-    if noise_paths > 1 and noise_seed is None:
-        raise ValueError("noise_paths > 1 needs an int noise_seed (noise_seed=None is the noise-free path)")
-    device = _device_of(model)
-    seeds = [None] if noise_seed is None else [int(noise_seed) + k for k in range(noise_paths)]
+        internal_batch_size = positive_int("internal_batch_size", internal_batch_size)
+    check_choice("noise", noise, ("off", "on"))
+    if noise_paths > 1 and noise == "off":
+        raise ValueError("noise_paths > 1 needs noise='on' (the drift path has no noise to average over)")
+    device = model_device(model)
+    seeds = [int(noise_seed) + k for k in range(noise_paths)]
     total = torch.zeros_like(x)
-    with _eval(model):
-        with noise_path(model, seeds[0]):
-            t = check_target(target, len(x), _num_classes(model, x))
-        chunks = range(0, len(x), batch_size)
-        for k, s in enumerate(seeds):
-            with noise_path(model, s), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                torch.manual_seed(seed + 7919 * k)
-                bar = {} if show_progress else {"disable": True}
-                for i in progress(chunks, desc=method, **bar):
-                    xb = x[i:i + batch_size].to(device)
-                    a = _attribute_once(model, xb, t[i:i + batch_size].to(device), method,
-                                        n_steps=n_steps, internal_batch_size=internal_batch_size,
-                                        nt_samples=nt_samples, nt_stdevs=nt_stdevs)
-                    total[i:i + batch_size] += a.detach().float().cpu()
+    t = check_target(target, len(x), _num_classes(model, x))
+    chunks = range(0, len(x), batch_size)
+    for k, s in enumerate(seeds):
+        with explaining(model, noise, s), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed + 7919 * k)
+            bar = {} if show_progress else {"disable": True}
+            for i in progress(chunks, desc=method, **bar):
+                xb = x[i:i + batch_size].to(device)
+                a = _attribute_once(model, xb, t[i:i + batch_size].to(device), method,
+                                    n_steps=n_steps, internal_batch_size=internal_batch_size,
+                                    nt_samples=nt_samples, nt_stdevs=nt_stdevs)
+                total[i:i + batch_size] += a.detach().float().cpu()
     return total / len(seeds)
 
 
 @torch.no_grad()
 def completeness_gap(model: nn.Module, x: torch.Tensor, target: Any, attributions: torch.Tensor, *,
-                     noise_seed: int | None = 0) -> pd.DataFrame:
+                     noise: str = "on", noise_seed: int = 0) -> pd.DataFrame:
     """IG's completeness check: ``sum_j A_j`` against ``f_t(x) - f_t(0)`` per image.
 
     IG satisfies completeness exactly only for a function continuous along the path; a
@@ -231,15 +218,15 @@ def completeness_gap(model: nn.Module, x: torch.Tensor, target: Any, attribution
         x: images ``(N, C, H, W)``.
         target: the attributed classes.
         attributions: IG attributions of ``x`` (zero baseline), single noise path.
-        noise_seed: the noise path the attributions were computed on.
+        noise, noise_seed: the noise setting the attributions were computed with.
 
     Returns:
         DataFrame with ``sum_attr``, ``delta_f`` (``f_t(x) - f_t(0)``), ``gap`` (their
         difference) and ``rel_gap`` (``|gap| / max(|delta_f|, 1e-12)``).
     """
-    x = _check_x(x)
-    device = _device_of(model)
-    with _eval(model), noise_path(model, noise_seed):
+    x = _check_x(x, model)
+    device = model_device(model)
+    with explaining(model, noise, noise_seed):
         fx = model(x.to(device)).float().cpu()
         t = check_target(target, len(x), fx.shape[-1])
         f0 = model(torch.zeros_like(x).to(device)).float().cpu()
@@ -284,7 +271,7 @@ def feature_count(name: str, value: int | float, d: int) -> int:
         if not 0 < value <= 1:
             raise ValueError(f"{name} as a fraction must be in (0, 1], got {value}")
         return max(1, int(round(value * d)))
-    k = _positive_int(name, value)
+    k = positive_int(name, value)
     if k > d:
         raise ValueError(f"{name}={k} exceeds the number of features {d}")
     return k
@@ -309,34 +296,25 @@ def topk_intersection(a: torch.Tensor, b: torch.Tensor, topk: int | float = 0.1)
     return (ia & ib).sum(1).float() / k
 
 
-def _ranks(v: np.ndarray) -> np.ndarray:
-    """Average ranks (1-based, ties averaged) along the last axis."""
-    from scipy.stats import rankdata
-
-    return rankdata(v, axis=-1)
-
-
 def spearman_rank(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Spearman rank correlation of ``|a|`` and ``|b|`` per image ``(N,)`` (ties averaged).
+    """Spearman rank correlation of ``|a|`` and ``|b|`` per image ``(N,)`` (``scipy.stats.spearmanr``,
+    ties averaged). A constant map has no ranking; its correlation is NaN."""
+    from scipy.stats import spearmanr
 
-    A constant map has no ranking; its correlation is NaN.
-    """
     if a.shape != b.shape:
         raise ValueError(f"attribution shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}")
-    ra = _ranks(a.reshape(len(a), -1).abs().double().numpy())
-    rb = _ranks(b.reshape(len(b), -1).abs().double().numpy())
-    ra -= ra.mean(1, keepdims=True)
-    rb -= rb.mean(1, keepdims=True)
-    den = np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = (ra * rb).sum(1) / den
-    return torch.from_numpy(rho).float()
+    fa = a.reshape(len(a), -1).abs().double().numpy()
+    fb = b.reshape(len(b), -1).abs().double().numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # constant input: NaN, documented above
+        rho = [spearmanr(u, v).statistic for u, v in zip(fa, fb)]
+    return torch.tensor(rho, dtype=torch.float32)
 
 
 def perturb(x: torch.Tensor, epsilon: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """``clip(x + delta, 0, 1)`` with ``delta ~ N(0, epsilon^2)`` i.i.d. per pixel (CPU draw)."""
     if not isinstance(epsilon, (int, float)) or isinstance(epsilon, bool) or not math.isfinite(epsilon) or epsilon < 0:
-        raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
+        raise ValueError(f"epsilon must be a finite number >= 0, but found {epsilon!r}")
     delta = torch.randn(x.shape, generator=generator, dtype=torch.float32)
     return (x.float() + float(epsilon) * delta.to(x.device)).clamp(0.0, 1.0)
 
@@ -358,24 +336,24 @@ def attribution_stability(model: nn.Module, x: torch.Tensor, *, method: str = "i
         n_perturbations: perturbations per image, >= 1.
         epsilon: standard deviation of the Gaussian perturbation.
         topk: ``k`` of :func:`topk_intersection` (int or fraction of features).
-        target: class indices ``(N,)``; default: the model's predictions on ``x`` on the
-            noise path ``attr_kwargs["noise_seed"]`` (default 0).
+        target: class indices ``(N,)``; default: the model's predictions on ``x`` with the
+            noise setting of ``attr_kwargs`` (``noise="on"``, ``noise_seed=0`` by default).
         attributions: precomputed clean attributions (same method and keywords), to save
             one pass.
         seed: seed of the perturbations.
         log_floor: ``log_change = log(max(change, log_floor))``; identical maps get the
             minimum ``log(log_floor)`` instead of ``-inf``.
-        **attr_kwargs: passed to :func:`attribute` (``n_steps``, ``noise_seed``, ...).
+        **attr_kwargs: passed to :func:`attribute` (``n_steps``, ``noise``, ``noise_seed``, ...).
 
     Returns:
         DataFrame, one row per (image, perturbation): ``image, perturbation, change``
         (L1 distance of normalised maps, in [0, 2]), ``log_change``, ``topk``, ``spearman``.
     """
-    x = _check_x(x)
-    n_perturbations = _positive_int("n_perturbations", n_perturbations)
+    x = _check_x(x, model)
+    n_perturbations = positive_int("n_perturbations", n_perturbations)
     if target is None:
-        with _eval(model), noise_path(model, attr_kwargs.get("noise_seed", 0)), torch.no_grad():
-            target = model(x.to(_device_of(model))).argmax(1).cpu()
+        with explaining(model, attr_kwargs.get("noise", "on"), attr_kwargs.get("noise_seed", 0)), torch.no_grad():
+            target = model(x.to(model_device(model))).argmax(1).cpu()
     if attributions is None:
         attributions = attribute(model, x, target, method, seed=seed, **attr_kwargs)
     gen = torch.Generator().manual_seed(seed)

@@ -3,8 +3,11 @@
 Every artifact of the book (datasets, checkpoints, result tables) lives under
 ``cache_root() / kind / <hash of its configuration>``, so a later chapter reuses what an
 earlier one computed, and a changed configuration never loads a stale artifact.
-Writes go to a temporary file in the same folder and are renamed into place, so an
-interrupted run never leaves a half-written file behind for a later run to load.
+Writes go to a temporary file in the same folder, are flushed to disk (``fsync``) and
+renamed into place, so an interrupted run never leaves a half-written file behind for a
+later run to load. A cache heals itself: a damaged entry (truncated, empty, unreadable) is
+reported by name and recomputed by :func:`cached`, and temporary files orphaned by a
+killed writer are removed when their folder is next used.
 
 The root is ``$NSDE_CACHE`` when set, else ``.cache/`` in the repository (git-ignored).
 """
@@ -14,7 +17,10 @@ import dataclasses
 import hashlib
 import json
 import os
+import pickle
 import tempfile
+import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -22,6 +28,8 @@ from typing import Any, Callable, Iterator
 import torch
 
 __all__ = [
+    "CacheError",
+    "DamagedCacheEntry",
     "cache_root",
     "config_hash",
     "tensor_hash",
@@ -31,14 +39,30 @@ __all__ = [
     "load_json",
     "save_torch",
     "load_torch",
+    "load_or_heal",
+    "remove_orphans",
     "cached",
 ]
 
 _REPO = Path(__file__).resolve().parents[1]
+#: Temporary files older than this (seconds) are orphans of an interrupted write.
+ORPHAN_AGE_S = 600.0
+
+
+class CacheError(OSError):
+    """The cache folder cannot be used (it is a file, or not writable). The message names it."""
+
+
+class DamagedCacheEntry(OSError):
+    """A cached file exists but cannot be read (truncated, empty, corrupt). Names the file."""
 
 
 def cache_root() -> Path:
-    """The cache folder: ``$NSDE_CACHE``, else ``<repo>/.cache`` (else ``~/.cache/nsde``)."""
+    """The cache folder: ``$NSDE_CACHE``, else ``<repo>/.cache`` (else ``~/.cache/nsde``).
+
+    Raises:
+        CacheError: the folder is a file, cannot be created or is not writable.
+    """
     env = os.environ.get("NSDE_CACHE")
     if env:
         root = Path(env).expanduser()
@@ -46,7 +70,15 @@ def cache_root() -> Path:
         root = _REPO / ".cache"
     else:  # installed as a regular package
         root = Path.home() / ".cache" / "nsde"
-    root.mkdir(parents=True, exist_ok=True)
+    where = f"{root} (set by NSDE_CACHE)" if env else str(root)
+    if root.exists() and not root.is_dir():
+        raise CacheError(f"the cache folder {where} is a file, not a folder; remove it or set NSDE_CACHE")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CacheError(f"cannot create the cache folder {where}: {exc.strerror}") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise CacheError(f"the cache folder {where} is not writable; fix its permissions or set NSDE_CACHE")
     return root
 
 
@@ -96,10 +128,26 @@ def artifact_dir(kind: str, *configs: Any) -> Path:
     """
     path = cache_root() / kind / config_hash(*configs)
     path.mkdir(parents=True, exist_ok=True)
+    remove_orphans(path)
     desc = path / "config.json"
     if not desc.exists():
         save_json([_canonical(c) for c in configs], desc)
     return path
+
+
+def remove_orphans(folder: str | os.PathLike, max_age_s: float = ORPHAN_AGE_S) -> list[Path]:
+    """Delete the temporary files of interrupted writes (``.<name>.*.tmp``) older than
+    ``max_age_s`` seconds in ``folder``; return what was removed."""
+    removed = []
+    now = time.time()
+    for tmp in Path(folder).glob(".*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > max_age_s:
+                tmp.unlink()
+                removed.append(tmp)
+        except FileNotFoundError:  # another process finished or removed it
+            pass
+    return removed
 
 
 @contextmanager
@@ -115,10 +163,26 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp)
     try:
         yield tmp
+        with open(tmp, "rb+") as fh:  # the bytes reach the disk before the name does
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # not supported on this platform
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def save_json(obj: Any, path: str | os.PathLike) -> Path:
@@ -129,7 +193,12 @@ def save_json(obj: Any, path: str | os.PathLike) -> Path:
 
 
 def load_json(path: str | os.PathLike) -> Any:
-    return json.loads(Path(path).read_text())
+    """Read a JSON file; a damaged one raises :class:`DamagedCacheEntry` naming it."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DamagedCacheEntry(f"damaged JSON file {path}: {exc}") from None
 
 
 def save_torch(obj: Any, path: str | os.PathLike) -> Path:
@@ -140,7 +209,37 @@ def save_torch(obj: Any, path: str | os.PathLike) -> Path:
 
 
 def load_torch(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
-    return torch.load(path, map_location=map_location, weights_only=False)
+    """``torch.load`` a file written by :func:`save_torch`.
+
+    Raises:
+        FileNotFoundError: no such file.
+        DamagedCacheEntry: the file is empty, truncated or not a torch file (naming it).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    if path.stat().st_size == 0:
+        raise DamagedCacheEntry(f"damaged cache file {path}: it is empty")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False)
+    except (EOFError, RuntimeError, OSError, ValueError, KeyError, IndexError, AttributeError,
+            ImportError, TypeError, pickle.UnpicklingError) as exc:
+        reason = str(exc).split(". ")[0]  # torch's zip errors run on for several sentences
+        raise DamagedCacheEntry(f"damaged cache file {path}: {type(exc).__name__}: {reason}") from None
+
+
+def load_or_heal(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
+    """:func:`load_torch`, but a damaged file is reported (a warning naming it), deleted and
+    ``None`` returned, so that the caller recomputes it. A missing file also gives ``None``."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return load_torch(path, map_location=map_location)
+    except DamagedCacheEntry as exc:
+        warnings.warn(f"{exc}; deleting it and computing it again", stacklevel=2)
+        path.unlink(missing_ok=True)
+        return None
 
 
 def cached(kind: str, config: Any, compute: Callable[[], Any], *, name: str = "artifact.pt",
@@ -156,8 +255,10 @@ def cached(kind: str, config: Any, compute: Callable[[], Any], *, name: str = "a
         refresh: recompute even when a cached copy exists.
     """
     path = artifact_dir(kind, config) / name
-    if path.exists() and not refresh:
-        return load_torch(path)
+    if not refresh:
+        hit = load_or_heal(path)
+        if hit is not None:
+            return hit
     value = compute()
     save_torch(value, path)
     return value

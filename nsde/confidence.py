@@ -25,11 +25,12 @@ parameters:
   features per sample, drawn from ``P`` without replacement (a successive-draw law).
 * ``n_features = m``: an int, or a float in (0, 1] read as a fraction of the features.
 
-A Neural SDE is evaluated on the same fixed noise path (``noise_seed``) for the
-prediction, the attributions and every mutated sample, so ABC measures that one
-deterministic function (see :func:`nsde.attribution.attribute`).
+A Neural SDE is evaluated with ``noise="on"`` on the same fixed noise path
+(``noise_seed``) for the prediction, the attributions and every mutated sample, so ABC
+measures that one deterministic function (see :func:`nsde.attribution.explaining`).
 
-**Reliability**: :func:`auroc` (Mann-Whitney rank formula, ties averaged, no sklearn)
+**Reliability**: :func:`auroc` (Mann-Whitney rank formula on ``scipy.stats.rankdata``
+ranks, ties averaged)
 of a score for separating correct from incorrect predictions, :func:`auroc_interval`
 (bootstrap), :func:`risk_coverage` curves and their area :func:`aurc` (selective
 classification, Geifman and El-Yaniv 2017), compared with the maximum softmax
@@ -45,8 +46,9 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from .attribution import _check_x, _device_of, _eval, _positive_int, attribute, check_target, feature_count, noise_path
-from .runtime import progress
+from ._checks import check_choice, positive_int
+from .attribution import _check_x, attribute, check_target, explaining, feature_count
+from .runtime import model_device, progress
 from .stats import Interval, bootstrap_interval
 
 __all__ = [
@@ -114,9 +116,8 @@ def sample_masks(p: torch.Tensor, n_samples: int, *, draw: str = "bernoulli", n_
         n_features: ``m`` (int, or fraction of ``D``).
         generator: CPU generator of the draws.
     """
-    if draw not in DRAWS:
-        raise ValueError(f"unknown draw {draw!r}; expected one of {DRAWS}")
-    n_samples = _positive_int("n_samples", n_samples)
+    check_choice("draw", draw, DRAWS)
+    n_samples = positive_int("n_samples", n_samples)
     n, d = p.shape
     m = n_mutated(n_features, d)
     if draw == "bernoulli":
@@ -133,7 +134,7 @@ def sample_masks(p: torch.Tensor, n_samples: int, *, draw: str = "bernoulli", n_
 def abc_confidence(model: nn.Module, x: torch.Tensor, *, target: Any = None,
                    attributions: torch.Tensor | None = None, n_samples: int = 50,
                    draw: str = "bernoulli", n_features: int | float = 1, floor: float = 1e-3,
-                   baseline: float = 0.0, noise_seed: int | None = 0, ig_steps: int = 50,
+                   baseline: float = 0.0, noise: str = "on", noise_seed: int = 0, ig_steps: int = 50,
                    internal_batch_size: int | None = 64, batch_size: int = 256, seed: int = 0,
                    show_progress: bool = False) -> torch.Tensor:
     """Attribution-based confidence of each prediction (Jha et al. 2019).
@@ -147,7 +148,8 @@ def abc_confidence(model: nn.Module, x: torch.Tensor, *, target: Any = None,
         draw, n_features: how features are drawn (see the module docstring).
         floor: denominator floor of :func:`sampling_probabilities`.
         baseline: value mutated features take (the IG baseline, 0).
-        noise_seed: fixed noise path of an NSDE (``None``: noise off).
+        noise, noise_seed: ``"on"`` with the fixed noise path ``noise_seed`` of an NSDE, or
+            ``"off"`` (drift path).
         ig_steps, internal_batch_size: IG settings when ``attributions`` is None.
         batch_size: mutated images per forward.
         seed: seed of the feature draws.
@@ -156,14 +158,13 @@ def abc_confidence(model: nn.Module, x: torch.Tensor, *, target: Any = None,
     Returns:
         ``(N,)`` float32 in [0, 1]: fraction of samples whose prediction equals ``target``.
     """
-    x = _check_x(x)
-    n_samples = _positive_int("n_samples", n_samples)
-    batch_size = _positive_int("batch_size", batch_size)
-    if draw not in DRAWS:
-        raise ValueError(f"unknown draw {draw!r}; expected one of {DRAWS}")
+    x = _check_x(x, model)
+    n_samples = positive_int("n_samples", n_samples)
+    batch_size = positive_int("batch_size", batch_size)
+    check_choice("draw", draw, DRAWS)
     n_mutated(n_features, x[0].numel())  # validate early
-    device = _device_of(model)
-    with _eval(model), noise_path(model, noise_seed):
+    device = model_device(model)
+    with explaining(model, noise, noise_seed):
         logits = model(x.to(device))
         if target is None:
             target = logits.argmax(1).cpu()
@@ -171,14 +172,17 @@ def abc_confidence(model: nn.Module, x: torch.Tensor, *, target: Any = None,
     if attributions is None:
         with torch.enable_grad():
             attributions = attribute(model, x, target, "ig", n_steps=ig_steps,
-                                     internal_batch_size=internal_batch_size, noise_seed=noise_seed)
+                                     internal_batch_size=internal_batch_size, noise=noise, noise_seed=noise_seed)
+    elif attributions.shape != x.shape:
+        raise ValueError(f"attributions must have the shape of x {tuple(x.shape)}, but found "
+                         f"{tuple(attributions.shape)}")
     p = sampling_probabilities(attributions, x, baseline, floor)
     gen = torch.Generator().manual_seed(seed)
     per_chunk = max(1, batch_size // n_samples)
     flat = x.reshape(len(x), -1)
     out = torch.empty(len(x), dtype=torch.float32)
     bar = {} if show_progress else {"disable": True}
-    with _eval(model), noise_path(model, noise_seed):
+    with explaining(model, noise, noise_seed):
         for i in progress(range(0, len(x), per_chunk), desc="ABC", **bar):
             xi, pi = flat[i:i + per_chunk], p[i:i + per_chunk]
             mask = sample_masks(pi, n_samples, draw=draw, n_features=n_features, generator=gen)
@@ -192,7 +196,7 @@ def abc_confidence(model: nn.Module, x: torch.Tensor, *, target: Any = None,
 
 def evaluate_abc(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, n_samples: int = 50,
                  draw: str = "categorical", n_features: int | float = 0.25, floor: float = 1e-3,
-                 noise_seed: int | None = 0, ig_steps: int = 50, internal_batch_size: int | None = 64,
+                 noise: str = "on", noise_seed: int = 0, ig_steps: int = 50, internal_batch_size: int | None = 64,
                  batch_size: int = 256, seed: int = 0, show_progress: bool = False) -> dict[str, Any]:
     """Predict, attribute (IG of the predicted class) and score ABC on one noise path.
 
@@ -205,20 +209,18 @@ def evaluate_abc(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, n_sample
         ``(N,)`` bool, ``msp`` ``(N,)`` maximum softmax probability, ``attributions``
         ``(N, C, H, W)``, ``abc`` ``(N,)``.
     """
-    x = _check_x(x)
-    y = torch.as_tensor(y).reshape(-1)
-    if len(y) != len(x):
-        raise ValueError(f"y has {len(y)} labels for {len(x)} images")
-    device = _device_of(model)
-    with _eval(model), noise_path(model, noise_seed), torch.no_grad():
+    x = _check_x(x, model)
+    y = check_target(y, len(x), getattr(model, "num_classes", None) or int(1e9))
+    device = model_device(model)
+    with explaining(model, noise, noise_seed), torch.no_grad():
         probs = torch.cat([torch.softmax(model(x[i:i + batch_size].to(device)).float(), -1).cpu()
                            for i in range(0, len(x), batch_size)])
     pred = probs.argmax(1)
     attributions = attribute(model, x, pred, "ig", n_steps=ig_steps, internal_batch_size=internal_batch_size,
-                             noise_seed=noise_seed, show_progress=show_progress)
+                             noise=noise, noise_seed=noise_seed, show_progress=show_progress)
     abc = abc_confidence(model, x, target=pred, attributions=attributions, n_samples=n_samples, draw=draw,
-                         n_features=n_features, floor=floor, noise_seed=noise_seed, batch_size=batch_size,
-                         seed=seed, show_progress=show_progress)
+                         n_features=n_features, floor=floor, noise=noise, noise_seed=noise_seed,
+                         batch_size=batch_size, seed=seed, show_progress=show_progress)
     return {"probs": probs, "pred": pred, "correct": pred == y.cpu(), "msp": probs.max(1).values,
             "attributions": attributions, "abc": abc}
 
@@ -244,26 +246,11 @@ def _scores_labels(scores, correct) -> tuple[np.ndarray, np.ndarray]:
     return s, c.astype(bool)
 
 
-def _average_ranks(s: np.ndarray) -> np.ndarray:
-    """1-based ranks of ``s``, tied values sharing their average rank."""
-    order = np.argsort(s, kind="mergesort")
-    sorted_s = s[order]
-    ranks = np.empty(s.size, dtype=float)
-    start = 0
-    while start < s.size:
-        end = start
-        while end + 1 < s.size and sorted_s[end + 1] == sorted_s[start]:
-            end += 1
-        ranks[order[start:end + 1]] = 0.5 * (start + end) + 1.0
-        start = end + 1
-    return ranks
-
-
 def auroc(scores, correct) -> float:
     """Area under the ROC curve of ``scores`` for telling correct (positive) from incorrect.
 
     Rank (Mann-Whitney) formula: ``(R_+ - n_+(n_+ + 1)/2) / (n_+ n_-)`` with ``R_+`` the
-    sum of the average ranks of the positives; a tie between a correct and an incorrect
+    sum of the average ranks (``scipy.stats.rankdata``) of the positives; a tie between a correct and an incorrect
     prediction counts 1/2. 0.5 is chance, 1 a perfect separation.
 
     Returns:
@@ -273,7 +260,9 @@ def auroc(scores, correct) -> float:
     n_pos, n_neg = int(c.sum()), int((~c).sum())
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    r = _average_ranks(s)
+    from scipy.stats import rankdata
+
+    r = rankdata(s)
     return float((r[c].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 

@@ -40,14 +40,28 @@ model's private ``torch.Generator`` (one per item of the batch): a ``BrownianInt
 costs about six times a plain Gaussian draw here, which would break the +10% step budget.
 The private generator means an attack that reseeds the global RNG does not fix the noise.
 
-**Noise modes** (:meth:`NoisyClassifier.set_noise`, :func:`noise_mode`): ``"train"`` (noise
-while ``model.training``), ``"off"`` (drift only), ``"on"`` (always; ``samples = K > 1``
-returns ``log(mean_K softmax)``). Baselines accept the same calls and change nothing.
+**Noise** (:meth:`NoisyClassifier.set_noise`, :func:`noise_mode`), one vocabulary across
+the package: ``noise="train"`` (noise while ``model.training``), ``"off"`` (drift only),
+``"on"`` (always; ``samples = K > 1`` returns ``log(mean_K softmax)``); ``seed`` fixes the
+noise path, ``None`` draws fresh noise. Baselines accept the same calls and change nothing.
+The *shape* of the noise is ``noise_shape`` (a name of :data:`nsde.noise.SHAPES`).
+
+**Envelope** (:meth:`NoisyClassifier.set_envelope`): an optional per-sample, non-negative
+spatial map at input resolution that redistributes the noise power over the image: at each
+block it is area-pooled to the feature map's resolution, normalised to unit mean power and
+multiplies the shaped increment (attribution-shaped noise, Jha et al. AAAI 2022; see
+:mod:`nsde.shaping`). ``None`` (default) is uniform noise.
+
+**Precision** (:meth:`NoisyClassifier.set_precision`): ``"bf16"`` runs the network under
+bfloat16 autocast in channels-last layout, ``"fp32"`` in float32; logits are float32 in
+both. Training and loading set it from :func:`nsde.runtime.precision`; a freshly built
+model is ``"fp32"``.
 """
 from __future__ import annotations
 
 import math
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -55,10 +69,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from nsde.noise import SHAPES, Shaper, make_shaper
+from nsde.noise import SHAPES, Shaper, make_shaper, pool_envelope
+from nsde.runtime import derive_seed
 
 __all__ = ["ARCHS", "KINDS", "NOISE_MODES", "NoisyResidual", "NoisyClassifier", "build_model",
-           "noise_mode", "capture_noise", "residual_blocks"]
+           "noise_mode", "noise_envelope", "capture_noise", "residual_blocks"]
 
 #: Architectures :func:`build_model` accepts (timm names).
 ARCHS = ("convnext_zepto_rms", "convnext_atto", "convnext_femto", "convnext_pico", "convnext_nano",
@@ -66,16 +81,13 @@ ARCHS = ("convnext_zepto_rms", "convnext_atto", "convnext_femto", "convnext_pico
          "resnet50")
 #: Model kinds.
 KINDS = ("baseline", "nsde")
-#: Noise modes of :meth:`NoisyClassifier.set_noise`.
+#: Values of ``noise`` in :meth:`NoisyClassifier.set_noise`.
 NOISE_MODES = ("train", "off", "on")
+#: Precisions of :meth:`NoisyClassifier.set_precision`.
+PRECISIONS = ("fp32", "bf16")
 
 #: Total stride of the supported backbones: the smallest image they take.
 _MIN_SIZE = 32
-
-
-def _entropy(*ints: int) -> int:
-    """A 31-bit seed derived from a tuple of ints (seed, stage, pass)."""
-    return int(np.random.SeedSequence(list(ints)).generate_state(1)[0] & 0x7FFFFFFF)
 
 
 class _NoiseState:
@@ -90,6 +102,8 @@ class _NoiseState:
         self.active = False  # set per forward by the owning model
         self.pass_index = 0
         self.record: list | None = None
+        self.envelope: torch.Tensor | None = None  # (B or 1, 1, H, W) importance at input resolution
+        self._pooled: dict[tuple, torch.Tensor] = {}
         self._base_seed = int(seed)
         self._generators: dict[str, torch.Generator] = {}
         self._paths: dict[int, object] = {}
@@ -108,6 +122,20 @@ class _NoiseState:
         self.pass_index = k
         self._paths = {}
 
+    def envelope_at(self, like: torch.Tensor) -> torch.Tensor | None:
+        """The envelope pooled to ``like``'s spatial size, unit mean power per sample, or None."""
+        if self.envelope is None:
+            return None
+        h, w = like.shape[-2:]
+        key = (h, w, str(like.device))
+        e = self._pooled.get(key)
+        if e is None:
+            e = pool_envelope(self.envelope.to(like.device), (h, w))
+            self._pooled[key] = e
+        if e.shape[0] not in (1, like.shape[0]):
+            raise ValueError(f"the noise envelope holds {e.shape[0]} maps, but the batch has {like.shape[0]} images")
+        return e
+
     def increment(self, stage: int, k: int, n: int, like: torch.Tensor) -> torch.Tensor:
         """White increment ``dW_k / sqrt(dt)`` for block ``k`` of ``n`` in ``stage``, float32."""
         b, c, h, w = like.shape
@@ -119,7 +147,7 @@ class _NoiseState:
         if bm is None:
             bm = torchsde.BrownianInterval(t0=0.0, t1=1.0, size=(1, c, h, w), dtype=torch.float32,
                                            device=like.device,
-                                           entropy=_entropy(self.seed, stage, self.pass_index))
+                                           entropy=derive_seed(self.seed, stage, self.pass_index))
             self._paths[stage] = bm
         return bm(k / n, (k + 1) / n) * math.sqrt(n)
 
@@ -161,6 +189,9 @@ class NoisyResidual(nn.Module):
         xi = st.increment(self.stage, self.index, self.n_blocks, x)
         if st.shaper is not None:
             xi = st.shaper(xi)
+        env = st.envelope_at(xi)
+        if env is not None:
+            xi = xi * env
         if self.training:  # stop-gradient noise scale in training (module docstring)
             with torch.no_grad():
                 scale = _rms(ref) * st.sigma
@@ -200,18 +231,26 @@ class NoisyClassifier(nn.Module):
         net: the timm model.
         arch: its timm name.
         kind: ``"baseline"`` or ``"nsde"``.
-        noise: shape name of the NSDE noise (``None`` for a baseline).
+        noise_shape: shape name of the NSDE noise (``None`` for a baseline).
         sigma: noise-to-activation RMS ratio per block.
         image_size: the input size the model was built for.
         noise_seed: seed of the private generator used for fresh draws.
+        num_classes: output classes; in_chans: input channels.
+
+    Attributes:
+        arch, kind, noise_shape, sigma, image_size, num_classes, in_chans: as given.
+        precision: ``"fp32"`` or ``"bf16"`` (:meth:`set_precision`).
     """
 
-    def __init__(self, net: nn.Module, arch: str, kind: str, noise: str | None, sigma: float,
-                 image_size: int, noise_seed: int = 0):
+    def __init__(self, net: nn.Module, arch: str, kind: str, noise_shape: str | None, sigma: float,
+                 image_size: int, noise_seed: int = 0, num_classes: int = 16, in_chans: int = 1):
         super().__init__()
         self.net = net
-        self.arch, self.kind, self.noise, self.sigma, self.image_size = arch, kind, noise, float(sigma), image_size
-        self._noise = _NoiseState(sigma, make_shaper(noise) if kind == "nsde" else None, noise_seed)
+        self.arch, self.kind, self.noise_shape = arch, kind, noise_shape
+        self.sigma, self.image_size = float(sigma), image_size
+        self.num_classes, self.in_chans = int(num_classes), int(in_chans)
+        self.precision = "fp32"
+        self._noise = _NoiseState(sigma, make_shaper(noise_shape) if kind == "nsde" else None, noise_seed)
         if kind == "nsde":
             for s, blocks in enumerate(_stages(net, arch)):
                 for k, blk in enumerate(blocks):
@@ -221,11 +260,11 @@ class NoisyClassifier(nn.Module):
                     blk.register_forward_pre_hook(wrapper.capture_ref)
 
     # --- noise control -------------------------------------------------------------
-    def set_noise(self, mode: str = "train", seed: int | None = None, samples: int = 1) -> "NoisyClassifier":
-        """Choose the noise mode (see the module docstring).
+    def set_noise(self, noise: str = "train", seed: int | None = None, samples: int = 1) -> "NoisyClassifier":
+        """Choose when the noise is on (see the module docstring).
 
         Args:
-            mode: ``"train"``, ``"off"`` or ``"on"``.
+            noise: ``"train"``, ``"off"`` or ``"on"``.
             seed: ``None`` for fresh independent draws per item and per forward, or an int
                 >= 0 fixing the whole noise path (one field broadcast over the batch).
             samples: Monte-Carlo passes K >= 1; with K > 1 and noise active the forward
@@ -234,23 +273,38 @@ class NoisyClassifier(nn.Module):
         Returns:
             The model itself.
         """
-        if mode not in NOISE_MODES:
-            raise ValueError(f"unknown noise mode {mode!r}; expected one of {NOISE_MODES}")
+        if noise not in NOISE_MODES:
+            raise ValueError(f"noise must be one of {NOISE_MODES}, but found {noise!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"noise seed must be None or an int >= 0, got {seed!r}")
+            raise ValueError(f"noise seed must be None or an int >= 0, but found {seed!r}")
         if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
-            raise ValueError(f"samples must be an int >= 1, got {samples!r}")
+            raise ValueError(f"samples must be an int >= 1, but found {samples!r}")
         st = self._noise
-        st.mode, st.seed, st.samples = mode, None if seed is None else int(seed), int(samples)
+        st.mode, st.seed, st.samples = noise, None if seed is None else int(seed), int(samples)
         return self
 
     def get_noise(self) -> tuple[str, int | None, int]:
-        """The current ``(mode, seed, samples)``."""
+        """The current ``(noise, seed, samples)``."""
         return self._noise.mode, self._noise.seed, self._noise.samples
 
     def reseed_noise(self, seed: int) -> None:
         """Restart the private generator of fresh draws from ``seed`` (training does this per epoch)."""
         self._noise.reseed(seed)
+
+    def set_envelope(self, envelope: torch.Tensor | None) -> "NoisyClassifier":
+        """Set the spatial noise envelope (see the module docstring); ``None``: uniform noise.
+
+        Args:
+            envelope: non-negative, finite ``(B or 1, 1, H, W)`` map at input resolution
+                ``H = W = image_size``, not all zero per sample.
+        """
+        if envelope is not None:
+            from nsde.noise import check_envelope
+
+            envelope = check_envelope(envelope, self.image_size)
+        self._noise.envelope = envelope
+        self._noise._pooled = {}
+        return self
 
     @property
     def noise_active(self) -> bool:
@@ -260,7 +314,23 @@ class NoisyClassifier(nn.Module):
             return False
         return st.mode == "on" or self.training
 
+    def set_precision(self, precision: str) -> "NoisyClassifier":
+        """Run the forward pass in ``"bf16"`` (autocast, channels-last) or ``"fp32"``."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, but found {precision!r}")
+        self.precision = precision
+        fmt = torch.channels_last if precision == "bf16" else torch.contiguous_format
+        self.net.to(memory_format=fmt)
+        return self
+
     # --- forward ---------------------------------------------------------------------
+    def _net(self, x: torch.Tensor) -> torch.Tensor:
+        if self.precision == "fp32" or x.dtype != torch.float32:
+            return self.net(x)
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16):
+            return self.net(x).float()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, num_classes)`` (log mean softmax with K > 1 noisy passes)."""
         st = self._noise
@@ -268,30 +338,49 @@ class NoisyClassifier(nn.Module):
         k = st.samples if st.active else 1
         if k == 1:
             st.begin_pass(0)
-            return self.net(x)
+            return self._net(x)
         logp = []
         for i in range(k):
             st.begin_pass(i)
-            logp.append(F.log_softmax(self.net(x).float(), dim=-1))
+            logp.append(F.log_softmax(self._net(x).float(), dim=-1))
         return torch.logsumexp(torch.stack(logp), dim=0) - math.log(k)
 
 
 @contextmanager
-def noise_mode(model: nn.Module, mode: str, seed: int | None = None, samples: int = 1) -> Iterator[nn.Module]:
-    """Temporarily set a model's noise mode; restores the previous setting on exit.
+def noise_mode(model: nn.Module, noise: str, seed: int | None = None, samples: int = 1) -> Iterator[nn.Module]:
+    """Temporarily set when a model's noise is on; restores the previous setting on exit.
+
+    Models without noise control (a plain ``nn.Module``) are left as they are.
 
     Args:
-        model: a model from :func:`build_model`.
-        mode, seed, samples: as in :meth:`NoisyClassifier.set_noise`.
+        model: a model from :func:`build_model` (or any module).
+        noise, seed, samples: as in :meth:`NoisyClassifier.set_noise`.
     """
     if not hasattr(model, "set_noise"):
-        raise TypeError(f"noise_mode needs a model from build_model, got {type(model).__name__}")
+        if noise not in NOISE_MODES:
+            raise ValueError(f"noise must be one of {NOISE_MODES}, but found {noise!r}")
+        yield model
+        return
     previous = model.get_noise()
-    model.set_noise(mode, seed=seed, samples=samples)
+    model.set_noise(noise, seed=seed, samples=samples)
     try:
         yield model
     finally:
         model.set_noise(*previous)
+
+
+@contextmanager
+def noise_envelope(model: nn.Module, envelope: torch.Tensor | None) -> Iterator[nn.Module]:
+    """Temporarily set an NSDE's noise envelope (:meth:`NoisyClassifier.set_envelope`)."""
+    if not hasattr(model, "set_envelope"):
+        yield model
+        return
+    previous = model._noise.envelope
+    model.set_envelope(envelope)
+    try:
+        yield model
+    finally:
+        model.set_envelope(previous)
 
 
 @torch.no_grad()
@@ -319,42 +408,95 @@ def capture_noise(model: NoisyClassifier, x: torch.Tensor, seed: int | None = 0)
         st.record = None
 
 
-def build_model(arch: str, kind: str = "baseline", noise: str = "brownian", sigma: float = 0.1,
+def build_model(arch: str, kind: str = "baseline", noise_shape: str = "brownian", sigma: float = 0.1,
                 num_classes: int = 16, in_chans: int = 1, image_size: int = 64,
-                noise_seed: int = 0) -> NoisyClassifier:
-    """Build a timm baseline or its Neural-SDE variant (random init, ``pretrained=False``).
+                noise_seed: int = 0, pretrained: str | Path | None = None) -> NoisyClassifier:
+    """Build a timm baseline or its Neural-SDE variant.
 
     Args:
         arch: a timm name of ``ARCHS`` (``convnext_atto`` ... ``convnext_base``, ``resnet10t/14t/18/34/50``).
         kind: ``"baseline"`` or ``"nsde"``.
-        noise: NSDE noise shape, one of ``nsde.noise.SHAPES`` (ignored for a baseline).
+        noise_shape: NSDE noise shape, one of ``nsde.noise.SHAPES`` (ignored for a baseline).
         sigma: NSDE noise level >= 0, the per-element noise std relative to the activation RMS
             at each block (ignored for a baseline).
         num_classes: output classes.
         in_chans: input channels (1 for spectrograms).
         image_size: input height/width the model will see; >= 32 (the total stride).
         noise_seed: seed of the model's private generator of fresh noise draws.
+        pretrained: path of a local timm checkpoint of ``arch`` (e.g. ImageNet weights saved
+            with ``torch.save(model.state_dict(), path)`` or a ``.safetensors`` file). The
+            stem is adapted to ``in_chans`` (timm's ``adapt_input_conv``: RGB weights summed
+            for one channel) and the classifier head is replaced (random init) when
+            ``num_classes`` differs. Nothing is downloaded. ``None``: random init.
 
     Returns:
-        A :class:`NoisyClassifier` in training mode, noise mode ``"train"``.
+        A :class:`NoisyClassifier` in training mode, ``noise="train"``, precision ``"fp32"``.
+
+    Raises:
+        ValueError: unknown names, bad sizes, a pretrained file of another architecture.
+        FileNotFoundError: ``pretrained`` does not exist.
     """
     import timm
 
     if arch not in ARCHS:
-        raise ValueError(f"unknown architecture {arch!r}; expected one of {ARCHS}")
+        raise ValueError(f"arch must be one of {ARCHS}, but found {arch!r}")
     if kind not in KINDS:
-        raise ValueError(f"unknown model kind {kind!r}; expected one of {KINDS}")
+        raise ValueError(f"kind must be one of {KINDS}, but found {kind!r}")
     if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma < 0:
-        raise ValueError(f"sigma must be a finite number >= 0, got sigma={sigma!r}")
-    if kind == "nsde" and noise not in SHAPES:
-        raise ValueError(f"unknown noise shape {noise!r}; expected one of {SHAPES}")
+        raise ValueError(f"sigma must be a finite number >= 0, but found sigma={sigma!r}")
+    if kind == "nsde" and noise_shape not in SHAPES:
+        raise ValueError(f"noise_shape must be one of {SHAPES}, but found {noise_shape!r}")
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < _MIN_SIZE:
         raise ValueError(f"image_size={image_size!r} is too small for {arch}: it needs >= {_MIN_SIZE} "
                          f"pixels (total stride 32)")
     for name, v in (("num_classes", num_classes), ("in_chans", in_chans)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
-    net = timm.create_model(arch, pretrained=False, in_chans=in_chans, num_classes=num_classes)
+            raise ValueError(f"{name} must be a positive int, but found {v!r}")
+    if pretrained is None:
+        net = timm.create_model(arch, pretrained=False, in_chans=in_chans, num_classes=num_classes)
+    else:
+        net = _load_pretrained(arch, Path(pretrained), in_chans, num_classes)
     if kind == "baseline":
-        return NoisyClassifier(net, arch, kind, None, 0.0, image_size, noise_seed)
-    return NoisyClassifier(net, arch, kind, noise, float(sigma), image_size, noise_seed)
+        return NoisyClassifier(net, arch, kind, None, 0.0, image_size, noise_seed, num_classes, in_chans)
+    return NoisyClassifier(net, arch, kind, noise_shape, float(sigma), image_size, noise_seed, num_classes, in_chans)
+
+
+def _load_pretrained(arch: str, path: Path, in_chans: int, num_classes: int) -> nn.Module:
+    """A timm model initialised from the local checkpoint ``path``, loaded strictly.
+
+    timm's own loader (``pretrained_cfg_overlay``) only warns about keys that do not fit;
+    here every weight of the checkpoint must fit the architecture, except the classifier
+    when ``num_classes`` differs (a new head) and the stem, adapted to ``in_chans``.
+    """
+    import timm
+    from timm.models import adapt_input_conv, load_state_dict
+
+    if not path.is_file():
+        raise FileNotFoundError(f"pretrained checkpoint not found: {path}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"pretrained checkpoint {path} is empty")
+    net = timm.create_model(arch, pretrained=False, in_chans=in_chans, num_classes=num_classes)
+    try:
+        state = load_state_dict(str(path), use_ema=True, weights_only=True)
+    except Exception as exc:  # torch/zip/pickle/safetensors errors of a damaged or foreign file
+        raise ValueError(f"pretrained checkpoint {path} cannot be read ({type(exc).__name__}: "
+                         f"{str(exc).split('. ')[0][:200]})") from None
+    cfg = net.pretrained_cfg
+    stem = f"{cfg['first_conv']}.weight"
+    if stem in state and state[stem].ndim == 4 and state[stem].shape[1] != in_chans:
+        state[stem] = adapt_input_conv(in_chans, state[stem], base_chans=state[stem].shape[1])
+    heads = {f"{cfg['classifier']}.weight", f"{cfg['classifier']}.bias"}
+    own = net.state_dict()
+    for k in heads:
+        if k in state and k in own and state[k].shape != own[k].shape:
+            del state[k]  # another class count: the head starts fresh
+    missing = sorted(set(own) - set(state) - heads)
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(state) & set(own) if state[k].shape != own[k].shape)
+    if missing or unexpected or wrong:
+        detail = (f"{len(missing)} weights missing (e.g. {missing[0]})" if missing else
+                  f"{len(unexpected)} unknown weights (e.g. {unexpected[0]})" if unexpected else
+                  f"{len(wrong)} weights of another shape (e.g. {wrong[0]})")
+        raise ValueError(f"pretrained checkpoint {path} does not fit {arch} (is it another architecture?): {detail}")
+    net.load_state_dict(state, strict=False)
+    return net

@@ -32,8 +32,8 @@ from typing import Mapping
 
 import torch
 
-__all__ = ["SHAPES", "Shaper", "make_shaper", "shaped_noise", "radial_power_spectrum",
-           "plot_noise_surfaces"]
+__all__ = ["SHAPES", "Shaper", "make_shaper", "shaped_noise", "check_envelope", "pool_envelope",
+           "radial_power_spectrum", "plot_noise_surfaces"]
 
 #: Named shapes accepted by :func:`make_shaper` (``"powerlaw"`` with a ``beta`` as well).
 SHAPES = ("white", "brownian", "pink", "brown")
@@ -170,6 +170,51 @@ def shaped_noise(shape: tuple[int, ...], name: str = "white", *, generator: torc
     """
     z = torch.randn(tuple(shape), generator=generator, device=device)
     return make_shaper(name, beta)(z)
+
+
+def check_envelope(envelope, image_size: int | None = None) -> torch.Tensor:
+    """Validate a noise envelope: a non-negative power map ``(B, 1, H, W)`` at input resolution.
+
+    Args:
+        envelope: expected a finite, non-negative float tensor ``(B, 1, H, W)`` (``B >= 1``),
+            with a positive sum for every map.
+        image_size: the model's input side; ``H`` and ``W`` must equal it when given.
+
+    Returns:
+        The envelope as float32.
+    """
+    if not isinstance(envelope, torch.Tensor) or envelope.ndim != 4 or envelope.shape[1] != 1:
+        raise ValueError(f"a noise envelope must be a tensor (B, 1, H, W), but found "
+                         f"{tuple(getattr(envelope, 'shape', ())) or type(envelope).__name__}")
+    if image_size is not None and tuple(envelope.shape[-2:]) != (image_size, image_size):
+        raise ValueError(f"a noise envelope must match the input size {image_size}x{image_size}, but found "
+                         f"{envelope.shape[-2]}x{envelope.shape[-1]}")
+    if not envelope.is_floating_point():
+        raise ValueError(f"a noise envelope must be floating point, but found {envelope.dtype}")
+    if not bool(torch.isfinite(envelope).all()):
+        raise ValueError("the noise envelope contains NaN or infinite values")
+    if bool((envelope < 0).any()):
+        raise ValueError(f"a noise envelope is a power map and must be >= 0, but found a minimum of "
+                         f"{float(envelope.min()):.3g}")
+    if bool((envelope.flatten(1).sum(1) <= 0).any()):
+        raise ValueError("every map of a noise envelope needs a positive sum (an all-zero map has no shape)")
+    return envelope.float()
+
+
+def pool_envelope(envelope: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """An envelope (power map) area-pooled to ``size``, as an amplitude of unit mean power.
+
+    Args:
+        envelope: non-negative ``(B, 1, H, W)`` power map (see :func:`check_envelope`).
+        size: ``(h, w)`` of the feature map, at most ``(H, W)``.
+
+    Returns:
+        ``(B, 1, h, w)`` amplitude ``a >= 0`` with ``mean(a^2) = 1`` per map; a constant
+        envelope gives all ones.
+    """
+    power = torch.nn.functional.adaptive_avg_pool2d(envelope.float(), size)
+    power = power / power.mean(dim=(2, 3), keepdim=True).clamp_min(torch.finfo(torch.float32).tiny)
+    return power.sqrt()
 
 
 def radial_power_spectrum(field: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

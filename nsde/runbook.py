@@ -9,8 +9,12 @@ Usage (the Makefile wraps these)::
     python -m nsde.runbook check                      # validate profiles against chapters
 
 Chapters are jupytext percent-format ``.py`` files listed in ``_toc.yml``; Markdown pages
-are copied as they are. Every profile is checked against every chapter's ``parameters``
-cell before any chapter runs, so a misspelt or missing parameter stops the run at once.
+are copied as they are. Every chapter takes one parameter, ``profile``; every profile is
+validated (:mod:`nsde.profiles`) before any chapter runs, so a misspelt, missing or
+ill-typed setting stops the run at once. Chapters run in TOC order, except those of
+:data:`RUN_LAST` (the findings page, which reads what the others recorded). A chapter that
+fails or whose kernel dies stops the run with its name; its partly executed notebook is
+kept as ``<chapter>.failed.ipynb``.
 """
 from __future__ import annotations
 
@@ -24,9 +28,10 @@ from pathlib import Path
 
 import yaml
 
-from .profiles import PROFILES_FILE, ProfileError, chapter_parameters, check_profiles, get_profile, load_profiles
+from .profiles import PROFILES_FILE, ProfileError, get_profile, load_profiles
 
-__all__ = ["REPO", "toc_entries", "convert_chapters", "declared_parameters", "execute_book", "build_html", "strip_volatile"]
+__all__ = ["REPO", "RUN_LAST", "toc_entries", "convert_chapters", "declared_parameters", "execute_book", "build_html",
+           "strip_volatile", "mark_for_rendering"]
 
 REPO = Path(__file__).resolve().parents[1]
 TOC = REPO / "_toc.yml"
@@ -34,6 +39,8 @@ CONFIG = REPO / "_config.yml"
 BUILD = REPO / "_build"
 REFS = REPO / "tests" / "notebooks"
 KERNEL = "python3"
+#: Chapters executed after all others (they read what the others recorded).
+RUN_LAST = ("book/00_findings",)
 
 
 def toc_entries(toc: Path = TOC) -> list[str]:
@@ -99,15 +106,22 @@ def declared_parameters(notebooks: dict[str, Path]) -> dict[str, dict]:
     return declared
 
 
+def check_chapters(declared: dict[str, dict]) -> None:
+    """Every chapter takes exactly one parameter, ``profile`` (its settings come from the profile)."""
+    for chapter, params in declared.items():
+        if set(params) != {"profile"}:
+            raise ProfileError(f"{chapter}: its parameters cell must set only `profile` (settings belong in "
+                               f"book/profiles.yaml), but it sets {sorted(params)}")
+
+
 def check(profile: str | None = None) -> dict[str, dict]:
-    """Validate the profiles file against the chapters; return the declared parameters."""
-    profiles = load_profiles(PROFILES_FILE)
+    """Validate the profiles file and the chapters' parameters cells; return the latter."""
+    load_profiles(PROFILES_FILE)
     if profile is not None:
         get_profile(profile)
-    tmp = BUILD / "converted"
-    notebooks = convert_chapters(tmp)
+    notebooks = convert_chapters(BUILD / "converted")
     declared = declared_parameters(notebooks)
-    check_profiles(profiles, declared)
+    check_chapters(declared)
     return declared
 
 
@@ -132,43 +146,82 @@ def strip_volatile(path: Path) -> None:
     nbformat.write(nb, path)  # execution counts stay: nbval treats a cell without one as unrun
 
 
+def mark_for_rendering(path: Path) -> None:
+    """Hide the parameters plumbing of an executed notebook from the rendered page.
+
+    The chapter's default parameters cell and papermill's injected cell both get the
+    Jupyter Book tag ``remove-cell``: each chapter prints the settings it uses itself, so
+    a reader sees them once.
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(nb, path)
+
+
+def _order(entries: list[str]) -> list[str]:
+    return [e for e in entries if e not in RUN_LAST] + [e for e in entries if e in RUN_LAST]
+
+
 def execute_book(profile: str, dest: Path, chapters: list[str] | None = None) -> dict[str, Path]:
     """Execute the chapters (all, or those whose entry contains one of ``chapters``).
 
-    Every profile is validated against every chapter first. Notebooks are executed in TOC
-    order with the chapter folder as working directory, written to ``dest`` atomically.
+    Every profile and every chapter's parameters cell are validated first. Notebooks are
+    executed in TOC order (:data:`RUN_LAST` at the end) with the chapter folder as working
+    directory, written to ``dest`` atomically.
 
     Returns:
         ``{toc entry: executed notebook}``.
+
+    Raises:
+        SystemExit: ``chapters`` given but empty or matching nothing; a chapter failed or
+            its kernel died (naming it, the partial notebook kept as ``.failed.ipynb``).
     """
     import papermill
 
-    params = get_profile(profile)
-    profiles = load_profiles(PROFILES_FILE)
+    from .cache import cache_root
+
+    get_profile(profile)
+    load_profiles(PROFILES_FILE)
+    cache_root()  # a cache folder that is a file or not writable: one line, before any work
+    if chapters is not None and not chapters:
+        raise SystemExit("--chapters needs at least one name (omit it to run every chapter)")
     notebooks = convert_chapters(BUILD / "converted")
     declared = declared_parameters(notebooks)
-    check_profiles(profiles, declared)
-    selected = {e: p for e, p in notebooks.items() if not chapters or any(c in e for c in chapters)}
+    check_chapters(declared)
+    selected = {e: notebooks[e] for e in _order(list(notebooks)) if not chapters or any(c in e for c in chapters)}
     if chapters and not selected:
         raise SystemExit(f"no chapter matches {chapters}; chapters: {', '.join(notebooks)}")
     done = {}
     total = time.perf_counter()
     for entry, path in selected.items():
-        values = chapter_parameters(params, declared[f"{entry}.py"], profile)
         out = dest / f"{entry}.ipynb"
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.tmp.ipynb")
+        failed = out.with_name(f"{out.stem}.failed.ipynb")
         start = time.perf_counter()
         print(f"[{profile}] executing {entry} ...", flush=True)
         try:
-            papermill.execute_notebook(str(path), str(tmp), parameters=values, kernel_name=KERNEL,
+            papermill.execute_notebook(str(path), str(tmp), parameters={"profile": profile}, kernel_name=KERNEL,
                                        cwd=str((REPO / entry).parent), progress_bar=False)
         except papermill.PapermillExecutionError as exc:
-            failed = out.with_name(f"{out.stem}.failed.ipynb")
             if tmp.exists():
                 os.replace(tmp, failed)
             raise SystemExit(f"{entry} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
                              f"the partly executed notebook is {failed}") from None
+        except Exception as exc:  # the kernel died (nbclient.DeadKernelError), timed out, or could not start
+            if tmp.exists():
+                os.replace(tmp, failed)
+            where = f"; the partly executed notebook is {failed}" if failed.exists() else ""
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail"
+            raise SystemExit(f"{entry} stopped: {type(exc).__name__}: {reason} (the kernel may have run out of "
+                             f"memory){where}") from None
+        failed.unlink(missing_ok=True)
+        mark_for_rendering(tmp)
         os.replace(tmp, out)
         print(f"[{profile}] {entry} done in {time.perf_counter() - start:.0f} s", flush=True)
         done[entry] = out
@@ -257,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check")
     p.add_argument("--profile")
     args = parser.parse_args(argv)
+    if args.cmd in ("book", "execute") and args.chapters is not None and not args.chapters:
+        print("error: --chapters needs at least one name (omit it to run every chapter)", file=sys.stderr)
+        return 2
     try:
         if args.cmd == "check":
             check(args.profile)
@@ -273,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "refs":
             for path in refresh_refs():
                 print(f"refreshed {path.relative_to(REPO)}")
-    except ProfileError as exc:
+    except (ProfileError, OSError) as exc:  # bad profile, unusable cache folder (CacheError), missing file
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -19,13 +19,25 @@ documented choices:
   numbers), and Shapley efficiency holds exactly.
 * **Batched coalitions.** Pairs (coalition, image) are evaluated in large batches, many
   coalitions per forward pass, instead of one coalition at a time.
-* **Per-image min-max.** The reference normalises the filtered magnitude to [0, 1] jointly
-  over its mini-batch of 10 random images, so an image's input depends on its batch mates;
-  here each filtered image is min-max normalised on its own (a constant image maps to 0).
+* **Min-max scaling over the set, as the reference** (``normalise="set"``, the default).
+  The reference scales the filtered magnitudes to [0, 1] jointly over the images it
+  evaluates a coalition on (its batch); here that is the fixed set of ``K`` images, so an
+  image's input depends on the other images of the set. ``normalise="image"`` scales each
+  filtered image on its own instead. The two differ systematically (chapter 5 shows
+  both): per-image scaling stretches every band-limited image to full contrast, so a
+  coalition of weak bands looks as strong as one of strong bands, which moves importance
+  towards the bands that carry little power. A filtered image whose range is float
+  residue (below ``1e-6`` of the set's largest input magnitude, e.g. a band empty in every
+  image with zero replacement) is all zero, not stretched to [0, 1].
 * **Centring.** Band ``i`` is the centred square of side ``int(d (i+1) / M)`` minus the
   centred square of side ``int(d i / M)``, ``d = min(H, W)``, both centred on the DC bin
   (``start = n // 2 - side // 2``). This equals the reference's ``(d - side) // 2`` except
   for an even size with an odd side, where the reference square can miss the DC bin.
+* **Band sides in integers.** The reference computes the side as
+  ``int(d * (i + 1) * (1.0 / M))`` in floating point, which is sometimes one bin short of
+  the exact ``d (i + 1) / M`` when ``M`` is not a power of two (at ``d = 224``, ``M = 7``
+  it moves 319 bins between bands); here the side is ``d (i + 1) // M`` in integers.
+  Never different when ``M`` is a power of two (the book's ``M = 8``).
   For non-square images the last band also takes everything outside its square, so the
   bands always partition the spectrum.
 * **Empty coalition.** As in the reference, the empty coalition is the all-zero image
@@ -43,18 +55,19 @@ deterministic function of the coalition.
 """
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .runtime import progress
+from ._checks import check_choice, check_images, check_labels, check_model_input, positive_int
+from .cache import tensor_hash
+from .models import noise_mode
+from .runtime import eval_mode, model_device, progress
 
 __all__ = [
     "REPLACE_MODES",
@@ -86,6 +99,12 @@ REPLACE_MODES = ("random", "zero", "gaussian")
 
 EMPTY_MODES = ("zero", "replace")
 """The empty coalition's image: all zeros (reference) or the replacement spectrum alone."""
+
+NORMALISE_MODES = ("set", "image")
+"""Min-max scaling of filtered images: over the evaluation set per coalition (reference) or per image."""
+
+#: A filtered image's range below this fraction of the largest input magnitude is float residue.
+RESIDUE = 1e-6
 
 MIN_IMAGE_SIZE = 16
 """The reference code's minimum image side (``assert dim >= 16``)."""
@@ -125,12 +144,7 @@ def _check_empty(empty: str) -> None:
 
 
 def _check_images(x: torch.Tensor, name: str = "x") -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (N, C, H, W), got {type(x).__name__}")
-    if x.ndim != 4:
-        raise ValueError(f"{name} must have shape (N, C, H, W), got {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got {x.dtype}")
+    check_images(x, name, unit_range=False)
 
 
 # ------------------------------------------------------------------------------ bands
@@ -138,7 +152,7 @@ def band_map(height: int, width: int, n_bands: int = 8) -> torch.Tensor:
     """The band index of every bin of the centred (``fftshift``-ed) 2D spectrum.
 
     Band ``i`` (0 = lowest frequencies) is the square ring between the centred squares of
-    sides ``int(d i / M)`` and ``int(d (i+1) / M)``, ``d = min(H, W)``; for non-square
+    sides ``d i // M`` and ``d (i+1) // M``, ``d = min(H, W)``; for non-square
     sizes band ``M - 1`` also covers the bins outside its square.
 
     Args:
@@ -155,7 +169,7 @@ def band_map(height: int, width: int, n_bands: int = 8) -> torch.Tensor:
     out = torch.full((height, width), n_bands - 1, dtype=torch.int64)
     # paint from the outermost square inwards: each smaller square overwrites the larger
     for i in range(n_bands - 1, -1, -1):
-        side = int(d * (i + 1) / n_bands)
+        side = d * (i + 1) // n_bands
         r0, c0 = height // 2 - side // 2, width // 2 - side // 2
         out[r0:r0 + side, c0:c0 + side] = i
     return out
@@ -214,37 +228,56 @@ def _replacement_spectra(spec: torch.Tensor, replace: str, partner: torch.Tensor
     return torch.complex(re, im).to(device=spec.device, dtype=spec.dtype)
 
 
-def _synthesise(spec: torch.Tensor, repl: torch.Tensor, keep: torch.Tensor,
-                bands: torch.Tensor, empty: str = "zero") -> torch.Tensor:
-    """Filtered images for item-wise spectra and coalitions.
-
-    Args:
-        spec, repl: complex ``(B, C, H, W)`` spectra of the images and their replacements.
-        keep: bool ``(B, M)`` coalition of each item.
-        bands: int64 ``(H, W)`` band map.
-        empty: ``"zero"``: an empty coalition gives the all-zero image (reference);
-            ``"replace"``: it gives the replacement alone, like any other coalition.
-
-    Returns:
-        float ``(B, C, H, W)`` images in [0, 1].
-    """
+def _magnitude(spec: torch.Tensor, repl: torch.Tensor, keep: torch.Tensor, bands: torch.Tensor) -> torch.Tensor:
+    """Unscaled filtered images: kept bands of ``spec``, the rest from ``repl``, inverse FFT,
+    magnitude. ``spec, repl`` complex ``(B, C, H, W)``, ``keep`` bool ``(B, M)``."""
     mask = keep[:, bands].unsqueeze(1)  # (B, 1, H, W)
     mixed = torch.where(mask, spec, repl)
-    img = torch.fft.ifft2(torch.fft.ifftshift(mixed, dim=(-2, -1)), dim=(-2, -1)).abs()
-    flat = img.flatten(1)
-    lo = flat.amin(1).view(-1, 1, 1, 1)
-    span = (flat.amax(1).view(-1, 1, 1, 1) - lo)
-    img = torch.where(span > 0, (img - lo) / span.clamp_min(torch.finfo(img.dtype).tiny), torch.zeros_like(img))
+    return torch.fft.ifft2(torch.fft.ifftshift(mixed, dim=(-2, -1)), dim=(-2, -1)).abs()
+
+
+def _scale(img: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, keep: torch.Tensor, residue: float,
+           empty: str) -> torch.Tensor:
+    """Min-max scale ``img`` to [0, 1] with per-item ``lo``/``hi`` ``(B,)``; a range below
+    ``residue`` gives an all-zero image, and so does an empty coalition with ``empty="zero"``."""
+    lo, span = lo.view(-1, 1, 1, 1), (hi - lo).view(-1, 1, 1, 1)
+    ok = span > residue
+    img = torch.where(ok, (img - lo) / span.clamp_min(torch.finfo(img.dtype).tiny), torch.zeros_like(img))
     if empty == "zero":
         img[~keep.any(1)] = 0.0
     return img.clamp_(0, 1)
 
 
+def _synthesise(spec: torch.Tensor, repl: torch.Tensor, keep: torch.Tensor,
+                bands: torch.Tensor, empty: str = "zero", residue: float = 0.0) -> torch.Tensor:
+    """Filtered images scaled per image (``normalise="image"``): ``(B, C, H, W)`` in [0, 1]."""
+    img = _magnitude(spec, repl, keep, bands)
+    flat = img.flatten(1)
+    return _scale(img, flat.amin(1), flat.amax(1), keep, residue, empty)
+
+
+def _set_ranges(spec: torch.Tensor, repl: torch.Tensor, coalitions: torch.Tensor, bands: torch.Tensor,
+                batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per coalition, the min and max of the unscaled filtered images over the whole set."""
+    n, n_s = spec.shape[0], coalitions.shape[0]
+    lo = torch.full((n_s,), math.inf, device=spec.device, dtype=torch.float32)
+    hi = torch.full((n_s,), -math.inf, device=spec.device, dtype=torch.float32)
+    for start in range(0, n_s * n, batch_size):
+        pair = torch.arange(start, min(start + batch_size, n_s * n), device=spec.device)
+        ci, ii = pair // n, pair % n
+        flat = _magnitude(spec[ii], repl[ii], coalitions[ci], bands).flatten(1).float()
+        lo.scatter_reduce_(0, ci, flat.amin(1), reduce="amin")
+        hi.scatter_reduce_(0, ci, flat.amax(1), reduce="amax")
+    return lo, hi
+
+
 def coalition_filter(x: torch.Tensor, coalitions: torch.Tensor, n_bands: int = 8, *,
                      replace: str = "random", partner: torch.Tensor | None = None,
-                     seed: int = 0, noise_std: float = 0.5, empty: str = "zero") -> torch.Tensor:
+                     seed: int = 0, noise_std: float = 0.5, empty: str = "zero",
+                     normalise: str = "set") -> torch.Tensor:
     """Images seen by the model for every coalition: kept bands of the image, left-out
-    bands replaced, inverse FFT, magnitude, per-image min-max to [0, 1].
+    bands replaced, inverse FFT, magnitude, min-max to [0, 1] over the set of ``N`` images
+    per coalition (``normalise="set"``, the reference) or per image (``"image"``).
 
     Args:
         x: float images ``(N, C, H, W)``.
@@ -259,6 +292,7 @@ def coalition_filter(x: torch.Tensor, coalitions: torch.Tensor, n_bands: int = 8
         noise_std: std of the Gaussian replacement's real and imaginary parts.
         empty: ``"zero"`` (reference: the empty coalition is the all-zero image) or
             ``"replace"`` (the empty coalition is the replacement alone).
+        normalise: ``"set"`` (reference) or ``"image"``.
 
     Returns:
         float tensor ``(S, N, C, H, W)`` in [0, 1].
@@ -266,48 +300,31 @@ def coalition_filter(x: torch.Tensor, coalitions: torch.Tensor, n_bands: int = 8
     _check_images(x)
     _check_replace(replace)
     _check_empty(empty)
+    check_choice("normalise", normalise, NORMALISE_MODES)
     coalitions = torch.as_tensor(coalitions).bool()
     if coalitions.ndim != 2 or coalitions.shape[1] != n_bands:
-        raise ValueError(f"coalitions must have shape (S, {n_bands}), got {tuple(coalitions.shape)}")
+        raise ValueError(f"coalitions must have shape (S, {n_bands}), but found {tuple(coalitions.shape)}")
     bands = band_map(x.shape[-2], x.shape[-1], n_bands).to(x.device)
     spec = centred_spectrum(x)
     repl = _replacement_spectra(spec, replace, partner, seed, noise_std)
     n_s, n = coalitions.shape[0], x.shape[0]
     keep = coalitions.to(x.device).repeat_interleave(n, 0)
-    out = _synthesise(spec.repeat(n_s, 1, 1, 1), repl.repeat(n_s, 1, 1, 1), keep, bands, empty)
-    return out.view(n_s, n, *x.shape[1:])
+    residue = RESIDUE * float(x.abs().max())
+    img = _magnitude(spec.repeat(n_s, 1, 1, 1), repl.repeat(n_s, 1, 1, 1), keep, bands)
+    if normalise == "set":
+        per_set = img.view(n_s, n, -1)
+        lo = per_set.amin(dim=(1, 2)).repeat_interleave(n)
+        hi = per_set.amax(dim=(1, 2)).repeat_interleave(n)
+    else:
+        lo, hi = img.flatten(1).amin(1), img.flatten(1).amax(1)
+    return _scale(img, lo, hi, keep, residue, empty).view(n_s, n, *x.shape[1:])
 
 
 # -------------------------------------------------------------------------- the game
-@contextlib.contextmanager
-def _forward_mode(model: nn.Module, noise: str, seed: int, samples: int) -> Iterator[None]:
-    """``eval()`` plus the requested noise mode; restores both afterwards."""
-    if noise not in ("off", "on"):
-        raise ValueError(f"noise must be 'off' or 'on', got {noise!r}")
-    was_training = model.training
-    model.eval()
-    try:
-        if hasattr(model, "set_noise"):
-            from .models import noise_mode
-
-            kwargs = {"seed": seed, "samples": samples} if noise == "on" else {}
-            with noise_mode(model, noise, **kwargs):
-                yield
-        else:
-            yield
-    finally:
-        model.train(was_training)
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    p = next(iter(model.parameters()), None)
-    return p.device if p is not None else torch.device("cpu")
-
-
 def coalition_values(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n_bands: int = 8, *,
                      replace: str = "random", seed: int = 0, noise: str = "off",
-                     noise_samples: int = 1, noise_std: float = 0.5, empty: str = "zero",
-                     batch_size: int = 512, coalitions: torch.Tensor | None = None,
+                     samples: int = 1, noise_std: float = 0.5, empty: str = "zero",
+                     normalise: str = "set", batch_size: int = 512, coalitions: torch.Tensor | None = None,
                      show_progress: bool = True) -> torch.Tensor:
     """Value ``v(S)`` = mean log-softmax of the true class over the ``N`` images, for
     every coalition, evaluated in batches of ``batch_size`` (coalition, image) pairs.
@@ -321,9 +338,10 @@ def coalition_values(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n_bands
         seed: seed of the partner permutation / Gaussian spectra and, with
             ``noise="on"``, of the model's fixed noise field.
         noise: ``"off"`` (default: drift path of a Neural SDE) or ``"on"``.
-        noise_samples: noisy passes averaged per input when ``noise="on"``.
+        samples: noisy passes averaged per input when ``noise="on"``.
         noise_std: std of the Gaussian replacement.
         empty: the empty coalition's image, see :func:`coalition_filter`.
+        normalise: min-max scaling, ``"set"`` (reference) or ``"image"``, see :func:`coalition_filter`.
         batch_size: (coalition, image) pairs per forward pass; pairs run coalition-major,
             so one batch holds several coalitions when ``batch_size > N``.
         coalitions: bool ``(S, M)``; default all ``2^M`` coalitions.
@@ -333,20 +351,21 @@ def coalition_values(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n_bands
         float64 tensor ``(S,)`` of coalition values (CPU).
     """
     _check_images(x)
+    check_model_input(model, x)
     _check_replace(replace)
     _check_empty(empty)
     _check_bands(n_bands)
-    y = torch.as_tensor(y)
-    if y.shape != (x.shape[0],):
-        raise ValueError(f"y must have shape ({x.shape[0]},), got {tuple(y.shape)}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    check_choice("noise", noise, ("off", "on"))
+    check_choice("normalise", normalise, NORMALISE_MODES)
+    y = check_labels(y, x.shape[0], getattr(model, "num_classes", None))
+    batch_size = positive_int("batch_size", batch_size)
+    samples = positive_int("samples", samples)
     if coalitions is None:
         coalitions = all_coalitions(n_bands)
     coalitions = torch.as_tensor(coalitions).bool()
     if coalitions.ndim != 2 or coalitions.shape[1] != n_bands:
-        raise ValueError(f"coalitions must have shape (S, {n_bands}), got {tuple(coalitions.shape)}")
-    device = _model_device(model)
+        raise ValueError(f"coalitions must have shape (S, {n_bands}), but found {tuple(coalitions.shape)}")
+    device = model_device(model)
     n, n_s = x.shape[0], coalitions.shape[0]
     x = x.to(device, torch.float32)
     bands = band_map(x.shape[-2], x.shape[-1], n_bands).to(device)
@@ -357,12 +376,20 @@ def coalition_values(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n_bands
     sums = torch.zeros(n_s, dtype=torch.float64, device=device)
     total = n_s * n
     starts = range(0, total, batch_size)
-    with _forward_mode(model, noise, seed, noise_samples), torch.inference_mode():
+    residue = RESIDUE * float(x.abs().max())
+    if normalise == "set":
+        set_lo, set_hi = _set_ranges(spec, repl, keep_all, bands, batch_size)
+    kwargs = {"seed": seed, "samples": samples} if noise == "on" else {}
+    with eval_mode(model), noise_mode(model, noise, **kwargs), torch.inference_mode():
         bar = progress(starts, desc="I-ASIDE coalitions", **({} if show_progress else {"disable": True}))
         for start in bar:
             pair = torch.arange(start, min(start + batch_size, total), device=device)
             ci, ii = pair // n, pair % n
-            imgs = _synthesise(spec[ii], repl[ii], keep_all[ci], bands, empty)
+            if normalise == "set":
+                imgs = _scale(_magnitude(spec[ii], repl[ii], keep_all[ci], bands), set_lo[ci], set_hi[ci],
+                              keep_all[ci], residue, empty)
+            else:
+                imgs = _synthesise(spec[ii], repl[ii], keep_all[ci], bands, empty, residue)
             logp = F.log_softmax(model(imgs).float(), dim=1)
             score = logp.gather(1, y_dev[ii, None]).squeeze(1).double()
             sums.index_add_(0, ci, score)
@@ -447,6 +474,7 @@ class SpectralImportance:
     replace: str
     noise: str
     empty: str = "zero"
+    normalise: str = "set"
     beta: float = 0.75
     seconds: float = float("nan")
     meta: dict = field(default_factory=dict)
@@ -477,9 +505,9 @@ def _select(x: torch.Tensor, y: torch.Tensor, k: int | None, seed: int) -> tuple
 
 def spectral_importance(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, n_bands: int = 8,
                         k: int | None = None, replace: str = "random", noise: str = "off",
-                        noise_samples: int = 1, beta: float = 0.75, seed: int = 0,
-                        noise_std: float = 0.5, empty: str = "zero", batch_size: int = 512,
-                        show_progress: bool = True) -> SpectralImportance:
+                        samples: int = 1, beta: float = 0.75, seed: int = 0,
+                        noise_std: float = 0.5, empty: str = "zero", normalise: str = "set",
+                        batch_size: int = 512, show_progress: bool = True) -> SpectralImportance:
     """I-ASIDE decomposition of one model: coalition values, Shapley values, SID, SRS.
 
     Args:
@@ -492,13 +520,15 @@ def spectral_importance(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, n
             ``seed`` (``None``: all ``N``).
         replace: ``"random"`` (reference default), ``"zero"`` or ``"gaussian"``.
         noise: ``"off"`` or ``"on"`` (fixed seeded noise field).
-        noise_samples: noisy passes per input with ``noise="on"``.
+        samples: noisy passes per input with ``noise="on"``.
         beta: SRS band-weight decay.
         seed: seed of the image draw, partner permutation, Gaussian spectra, noise field.
         noise_std: std of the Gaussian replacement.
         empty: ``"zero"`` (reference: the empty coalition is the all-zero image, which
             breaks the dummy axiom in the ``"random"`` mode, since removing every band then
             differs from replacing every band) or ``"replace"`` (consistent game).
+        normalise: ``"set"`` (reference: min-max over the ``k`` images per coalition) or
+            ``"image"`` (per image).
         batch_size: (coalition, image) pairs per forward pass.
         show_progress: show a progress bar.
     """
@@ -511,23 +541,14 @@ def spectral_importance(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, n
     xs, ys = _select(x, torch.as_tensor(y), k, seed)
     t0 = time.perf_counter()
     values = coalition_values(model, xs, ys, n_bands, replace=replace, seed=seed, noise=noise,
-                              noise_samples=noise_samples, noise_std=noise_std, empty=empty,
+                              samples=samples, noise_std=noise_std, empty=empty, normalise=normalise,
                               batch_size=batch_size, show_progress=show_progress).numpy()
     seconds = time.perf_counter() - t0
     psi = shapley_values(values, n_bands)
     sid = importance_distribution(psi)
     return SpectralImportance(shapley=psi, sid=sid, srs=spectral_robustness_score(sid, beta),
                               values=values, n_bands=n_bands, n_images=xs.shape[0], replace=replace,
-                              noise=noise, empty=empty, beta=beta, seconds=seconds)
-
-
-def _tensor_digest(*tensors: torch.Tensor) -> str:
-    h = hashlib.sha256()
-    for t in tensors:
-        t = t.detach().cpu().contiguous()
-        h.update(str((tuple(t.shape), str(t.dtype))).encode())
-        h.update(t.numpy().tobytes())
-    return h.hexdigest()[:16]
+                              noise=noise, empty=empty, normalise=normalise, beta=beta, seconds=seconds)
 
 
 def cached_spectral_importance(trained, x: torch.Tensor, y: torch.Tensor, **kwargs) -> SpectralImportance:
@@ -542,7 +563,7 @@ def cached_spectral_importance(trained, x: torch.Tensor, y: torch.Tensor, **kwar
     from .cache import cached
 
     key_args = {k: v for k, v in kwargs.items() if k not in ("batch_size", "show_progress")}
-    config = {"method": "iaside-v1", "model": trained.key, "data": _tensor_digest(x, torch.as_tensor(y)),
+    config = {"method": "iaside-v2", "model": trained.key, "data": tensor_hash(x, torch.as_tensor(y)),
               **key_args}
     out = cached("spectral", config, lambda: spectral_importance(trained.model, x, y, **kwargs).to_dict(),
                  name="iaside.pt")

@@ -1,22 +1,37 @@
-"""Confidence intervals used by every table of the book.
+"""Confidence intervals used by every table and verdict of the book (``scipy.stats``).
 
 The paper reports point estimates on 32 images; the book reports every accuracy with a
-95% interval over the evaluated set: Wilson intervals for proportions and percentile
-bootstrap intervals for means of per-sample scores.
+95% interval over the evaluated set:
+
+* :func:`wilson_interval`: a proportion (accuracy), ``scipy.stats.binomtest``'s Wilson
+  score interval;
+* :func:`bootstrap_interval`: the mean of per-sample scores, percentile bootstrap
+  (``scipy.stats.bootstrap``);
+* :func:`paired_difference`: the mean per-sample difference of two scores on the *same*
+  samples (paired bootstrap), the test behind every "higher / lower / no difference";
+* :func:`hierarchical_difference`: the same difference when each model was trained from
+  several seeds: seeds and images are both resampled, so the interval covers what holds
+  for the *method*, not for one initialisation.
+
+Every function is seeded: the same data give the same interval.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats as _st
 
-__all__ = ["Interval", "wilson_interval", "bootstrap_interval", "format_interval"]
+__all__ = ["Interval", "wilson_interval", "bootstrap_interval", "accuracy_interval", "paired_difference",
+           "hierarchical_difference", "hierarchical_interval", "format_interval", "N_BOOT"]
+
+#: Bootstrap resamples of every interval.
+N_BOOT = 2000
 
 
 @dataclass(frozen=True)
 class Interval:
-    """A point estimate with a two-sided confidence interval."""
+    """A point estimate with a two-sided confidence interval over ``n`` samples."""
 
     estimate: float
     low: float
@@ -27,11 +42,16 @@ class Interval:
         return format_interval(self)
 
 
+def _check_level(level: float) -> None:
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), but found {level!r}")
+
+
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> Interval:
     """Wilson score interval for a binomial proportion (accuracy).
 
     Args:
-        successes: number of correct predictions.
+        successes: number of correct predictions, in ``[0, n]``.
         n: number of evaluated samples, > 0.
         level: two-sided confidence level.
     """
@@ -39,17 +59,18 @@ def wilson_interval(successes: int, n: int, level: float = 0.95) -> Interval:
         raise ValueError(f"n must be positive, got {n}")
     if not 0 <= successes <= n:
         raise ValueError(f"successes must be in [0, {n}], got {successes}")
-    from statistics import NormalDist
-
-    z = NormalDist().inv_cdf(0.5 + level / 2)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return Interval(p, max(0.0, centre - half), min(1.0, centre + half), n)
+    _check_level(level)
+    ci = _st.binomtest(int(successes), int(n)).proportion_ci(confidence_level=level, method="wilson")
+    return Interval(successes / n, float(ci.low), float(ci.high), int(n))
 
 
-def bootstrap_interval(values, level: float = 0.95, n_boot: int = 2000, seed: int = 0,
+def _percentile_bootstrap(data: tuple, statistic, level: float, n_boot: int, seed: int, paired: bool):
+    ci = _st.bootstrap(data, statistic, n_resamples=n_boot, confidence_level=level, method="percentile",
+                       paired=paired, vectorized=True, rng=np.random.default_rng(seed)).confidence_interval
+    return float(ci.low), float(ci.high)
+
+
+def bootstrap_interval(values, level: float = 0.95, n_boot: int = N_BOOT, seed: int = 0,
                        statistic=np.mean) -> Interval:
     """Percentile bootstrap interval of ``statistic`` over per-sample ``values``.
 
@@ -58,21 +79,101 @@ def bootstrap_interval(values, level: float = 0.95, n_boot: int = 2000, seed: in
         level: two-sided confidence level.
         n_boot: bootstrap resamples.
         seed: seed of the resampling, so the same data give the same interval.
-        statistic: reduction applied to each resample (default: mean).
+        statistic: a NumPy reduction taking ``axis`` (default: the mean).
     """
     values = np.asarray(values, dtype=float).ravel()
     if values.size == 0:
         raise ValueError("bootstrap_interval needs at least one value")
+    _check_level(level)
+    est = float(statistic(values))
+    if values.size == 1:  # nothing to resample
+        return Interval(est, est, est, 1)
+    low, high = _percentile_bootstrap((values,), lambda v, axis: statistic(v, axis=axis), level, n_boot, seed,
+                                      paired=False)
+    return Interval(est, low, high, int(values.size))
+
+
+def accuracy_interval(correct, level: float = 0.95, seed: int = 0) -> Interval:
+    """Accuracy with its interval from per-image correctness.
+
+    0/1 correctness (a deterministic model, or one scoring of a random one) gets the Wilson
+    interval; fractional correctness (a random model's expected correctness per image, the
+    mean of several scorings) gets a bootstrap interval over images, which then also
+    carries the spread of the scorings.
+    """
+    c = np.asarray(correct, dtype=float).ravel()
+    if c.size == 0:
+        raise ValueError("accuracy_interval needs at least one image")
+    if np.any((c < 0) | (c > 1)):
+        raise ValueError(f"correctness must lie in [0, 1], but found values in [{c.min():g}, {c.max():g}]")
+    if np.all((c == 0) | (c == 1)):
+        return wilson_interval(int(c.sum()), c.size, level)
+    return bootstrap_interval(c, level=level, seed=seed)
+
+
+def paired_difference(a, b, level: float = 0.95, n_boot: int = N_BOOT, seed: int = 0) -> Interval:
+    """Mean of ``a - b`` over paired samples, with a paired percentile bootstrap interval.
+
+    Args:
+        a, b: per-sample scores of two models on the same samples, 1-D of equal length.
+    """
+    a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"a paired difference needs the same samples, but found {a.size} and {b.size} values")
+    return bootstrap_interval(a - b, level=level, n_boot=n_boot, seed=seed)
+
+
+def hierarchical_difference(a, b, level: float = 0.95, n_boot: int = N_BOOT, seed: int = 0) -> Interval:
+    """``mean(a) - mean(b)`` for scores of several training seeds on the same images.
+
+    Each resample draws the images with replacement (the same images for both models, so
+    the comparison stays paired) and, independently for each model, its training seeds
+    with replacement; the statistic is the mean over the drawn seeds and images. With one
+    seed per model this is :func:`paired_difference`.
+
+    Args:
+        a: scores ``(S_a, N)`` (or ``(N,)`` for one seed) of model a on N images.
+        b: scores ``(S_b, N)`` (or ``(N,)``) of model b on the same N images.
+
+    Returns:
+        :class:`Interval` with ``n`` the number of images.
+    """
+    a, b = np.atleast_2d(np.asarray(a, dtype=float)), np.atleast_2d(np.asarray(b, dtype=float))
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"expected scores (seeds, images) on the same images, but found shapes {a.shape} and {b.shape}")
+    if a.shape[1] == 0:
+        raise ValueError("no images to compare")
+    _check_level(level)
+    n = a.shape[1]
+    est = float(a.mean() - b.mean())
+    if n == 1 and len(a) == 1 and len(b) == 1:
+        return Interval(est, est, est, 1)
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, values.size, size=(n_boot, values.size))
-    boots = statistic(values[idx], axis=1)
-    alpha = (1 - level) / 2
-    low, high = np.quantile(boots, [alpha, 1 - alpha])
-    return Interval(float(statistic(values)), float(low), float(high), int(values.size))
+    boots = np.empty(n_boot)
+    chunk = max(1, 2_000_000 // max(1, n * (len(a) + len(b))))
+    for s in range(0, n_boot, chunk):
+        m = min(chunk, n_boot - s)
+        img = rng.integers(0, n, size=(m, n))
+        sa = rng.integers(0, len(a), size=(m, len(a)))
+        sb = rng.integers(0, len(b), size=(m, len(b)))
+        # mean over drawn seeds of the per-seed image means, images drawn once per resample
+        ma = a[sa[:, :, None], img[:, None, :]].mean(axis=(1, 2))
+        mb = b[sb[:, :, None], img[:, None, :]].mean(axis=(1, 2))
+        boots[s:s + m] = ma - mb
+    q = (1 - level) / 2
+    low, high = np.quantile(boots, [q, 1 - q])
+    return Interval(est, float(low), float(high), int(n))
+
+
+def hierarchical_interval(a, level: float = 0.95, n_boot: int = N_BOOT, seed: int = 0) -> Interval:
+    """``mean(a)`` for scores ``(seeds, images)``, resampling seeds and images
+    (:func:`hierarchical_difference` against zero)."""
+    a = np.atleast_2d(np.asarray(a, dtype=float))
+    return hierarchical_difference(a, np.zeros((1, a.shape[1])), level=level, n_boot=n_boot, seed=seed)
 
 
 def format_interval(iv: Interval, percent: bool = True, digits: int = 1) -> str:
-    """``'87.2 [84.0, 90.1]'`` (percent) or ``'0.497 [0.45, 0.54]'``."""
+    """``'87.2 [84.0, 90.1]'`` (percent) or ``'0.497 [0.450, 0.540]'``."""
     if percent:
         return f"{100 * iv.estimate:.{digits}f} [{100 * iv.low:.{digits}f}, {100 * iv.high:.{digits}f}]"
     d = digits + 2

@@ -82,3 +82,74 @@ def test_tensor_hash_depends_on_values_shape_and_dtype():
     assert tensor_hash(a) != tensor_hash(a + 1)
     assert tensor_hash(a) != tensor_hash(a.view(2, 3))
     assert tensor_hash(a) != tensor_hash(a.double())
+
+
+@pytest.mark.parametrize("damage", ["truncate", "empty", "garbage"])
+def test_damaged_entry_is_named_and_recomputed(tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("NSDE_CACHE", str(tmp_path))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"w": torch.arange(1000.0)}
+
+    first = cache.cached("things", {"k": 1}, compute, name="x.pt")
+    path = cache.artifact_dir("things", {"k": 1}) / "x.pt"
+    data = path.read_bytes()
+    path.write_bytes({"truncate": data[: len(data) // 2], "empty": b"", "garbage": b"not a torch file"}[damage])
+    with pytest.raises(cache.DamagedCacheEntry, match=str(path)):
+        cache.load_torch(path)
+    with pytest.warns(UserWarning, match=rf"damaged cache file {path}.*computing it again"):
+        again = cache.cached("things", {"k": 1}, compute, name="x.pt")
+    assert len(calls) == 2 and torch.equal(again["w"], first["w"])
+    assert torch.equal(cache.load_torch(path)["w"], first["w"])  # healed on disk
+
+
+def test_orphaned_temp_files_are_removed(tmp_path, monkeypatch):
+    import os
+    import time
+
+    monkeypatch.setenv("NSDE_CACHE", str(tmp_path))
+    folder = cache.artifact_dir("things", {"k": 2})
+    old, fresh = folder / ".x.pt.abc.tmp", folder / ".x.pt.def.tmp"
+    old.write_bytes(b"half")
+    fresh.write_bytes(b"in progress")
+    t = time.time() - 2 * cache.ORPHAN_AGE_S
+    os.utime(old, (t, t))
+    cache.artifact_dir("things", {"k": 2})
+    assert not old.exists() and fresh.exists()  # a writer may still own the recent one
+
+
+def test_an_unusable_cache_root_is_one_clear_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    monkeypatch.setenv("NSDE_CACHE", str(blocker))
+    with pytest.raises(cache.CacheError, match=rf"cache folder {blocker} .*is a file"):
+        cache.cache_root()
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    monkeypatch.setenv("NSDE_CACHE", str(locked))
+    try:
+        if os_access_is_enforced(locked):
+            with pytest.raises(cache.CacheError, match="not writable"):
+                cache.cache_root()
+    finally:
+        locked.chmod(0o700)
+
+
+def os_access_is_enforced(path) -> bool:
+    """root ignores permission bits: the not-writable case can only be tested as a user."""
+    import os
+
+    return not os.access(path, os.W_OK)
+
+
+def test_writes_are_flushed_to_disk(tmp_path, monkeypatch):
+    import os
+
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    cache.save_torch({"a": 1}, tmp_path / "y.pt")
+    assert len(synced) >= 1  # the file (and its folder) are fsynced before and after the rename

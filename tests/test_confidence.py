@@ -111,13 +111,13 @@ def test_sampling_law_and_masks():
 
 def test_abc_bad_input_errors():
     x = _images()
-    with pytest.raises(ValueError, match="n_samples must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="n_samples must be an int >= 1, but found 0"):
         abc_confidence(Constant(), x, n_samples=0)
-    with pytest.raises(ValueError, match="unknown draw 'poisson'"):
+    with pytest.raises(ValueError, match="draw must be one of .* but found 'poisson'"):
         abc_confidence(Constant(), x, draw="poisson")
     with pytest.raises(ValueError, match="n_features"):
         abc_confidence(Constant(), x, n_features=1.5)
-    with pytest.raises(ValueError, match="target class 4 out of range"):
+    with pytest.raises(ValueError, match="target holds class 4, outside"):
         abc_confidence(Constant(), x, target=[0, 1, 4])
     with pytest.raises(ValueError, match="floor"):
         sampling_probabilities(torch.ones(1, 1, 2, 2), torch.ones(1, 1, 2, 2), floor=0)

@@ -14,7 +14,7 @@ X = torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(0))
 def _built(arch, noise, sigma):
     torch.manual_seed(0)
     base = build_model(arch, "baseline", image_size=32)
-    nsde = build_model(arch, "nsde", noise=noise, sigma=sigma, image_size=32)
+    nsde = build_model(arch, "nsde", noise_shape=noise, sigma=sigma, image_size=32)
     nsde.load_state_dict(base.state_dict())  # same keys, strict
     return base.eval(), nsde.eval()
 
@@ -114,7 +114,7 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match="vgg16"):
         build_model("vgg16")
     with pytest.raises(ValueError, match="violet"):
-        build_model("convnext_atto", "nsde", noise="violet")
+        build_model("convnext_atto", "nsde", noise_shape="violet")
     with pytest.raises(ValueError, match="-0.1"):
         build_model("convnext_atto", "nsde", sigma=-0.1)
     with pytest.raises(ValueError, match="image_size=16"):
@@ -150,3 +150,78 @@ def test_eval_gradient_is_exact_and_training_scale_is_stop_gradient():
         assert torch.equal(nsde.train()(x), nsde.eval()(x))  # same function in both modes
     stop = _input_grad(nsde.train(), x, v)
     assert stop != pytest.approx(fd, rel=1e-3)  # training: the scale is a constant
+
+
+def test_bf16_precision_computes_the_same_function_closely():
+    base, _ = _pair("resnet10t", sigma=0.0)
+    with torch.no_grad():
+        ref = base(X)
+        base.set_precision("bf16")
+        low = base(X)
+        base.set_precision("fp32")
+    assert low.dtype == torch.float32 and base.precision == "fp32"
+    assert torch.allclose(low.softmax(1), ref.softmax(1), atol=0.05)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        base.set_precision("fp16")
+
+
+def test_envelope_redistributes_noise_power_at_every_stage_resolution():
+    from nsde.noise import pool_envelope
+
+    torch.manual_seed(0)
+    nsde = build_model("convnext_atto", "nsde", noise_shape="white", sigma=0.3, image_size=64).eval()
+    env = torch.full((1, 1, 64, 64), 0.05)
+    env[..., :32, :32] = 1.0  # importance concentrated in one quadrant
+    x = torch.rand(4, 1, 64, 64)
+    nsde.set_envelope(env)
+    fields = capture_noise(nsde, x, seed=None)
+    nsde.set_envelope(None)
+    for (stage, block), f in fields.items():
+        h, w = f.shape[-2:]
+        if h < 2:
+            continue  # a 1x1 field has no spatial structure
+        quad = f[..., : h // 2, : w // 2].pow(2).mean()
+        rest = torch.cat([f[..., h // 2:, :].flatten(), f[..., : h // 2, w // 2:].flatten()]).pow(2).mean()
+        assert quad > 5 * rest, (stage, block)
+    amp = pool_envelope(env, (8, 8))
+    assert torch.allclose(amp.pow(2).mean(), torch.tensor(1.0), atol=1e-5)  # unit mean power
+    uniform = pool_envelope(torch.full((2, 1, 64, 64), 3.0), (16, 16))
+    assert torch.allclose(uniform, torch.ones_like(uniform))  # a constant map is the identity
+
+
+def test_envelope_bad_inputs():
+    _, nsde = _pair(sigma=0.2)
+    with pytest.raises(ValueError, match=r"\(B, 1, H, W\)"):
+        nsde.set_envelope(torch.ones(1, 32, 32))
+    with pytest.raises(ValueError, match="input size 32x32"):
+        nsde.set_envelope(torch.ones(1, 1, 16, 16))
+    with pytest.raises(ValueError, match="must be >= 0"):
+        nsde.set_envelope(-torch.ones(1, 1, 32, 32))
+    with pytest.raises(ValueError, match="NaN"):
+        nsde.set_envelope(torch.full((1, 1, 32, 32), float("nan")))
+    with pytest.raises(ValueError, match="positive sum"):
+        nsde.set_envelope(torch.zeros(1, 1, 32, 32))
+
+
+def test_pretrained_weights_from_a_local_file(tmp_path):
+    import timm
+
+    torch.manual_seed(5)
+    rgb = timm.create_model("resnet10t", pretrained=False, num_classes=1000)  # an ImageNet-shaped checkpoint
+    path = tmp_path / "resnet10t_imagenet.pth"
+    torch.save(rgb.state_dict(), path)
+    model = build_model("resnet10t", "nsde", image_size=32, num_classes=16, pretrained=path)
+    stem = model.net.conv1[0].weight
+    assert stem.shape[1] == 1 and torch.allclose(stem[:, 0], rgb.conv1[0].weight.sum(1), atol=1e-5)  # RGB summed
+    assert model.net.fc.out_features == 16  # a new head
+    assert torch.equal(model.net.layer1[0].conv1.weight, rgb.layer1[0].conv1.weight)
+    other = tmp_path / "convnext.pth"
+    torch.save(timm.create_model("convnext_atto", pretrained=False).state_dict(), other)
+    with pytest.raises(ValueError, match=r"does not fit resnet10t \(is it another architecture\?\)"):
+        build_model("resnet10t", pretrained=other)
+    broken = tmp_path / "broken.pth"
+    broken.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=f"{broken.name}.*cannot be read"):
+        build_model("resnet10t", pretrained=broken)
+    with pytest.raises(FileNotFoundError, match="not found"):
+        build_model("resnet10t", pretrained=tmp_path / "missing.pth")

@@ -1,8 +1,18 @@
-"""Profiles: bad profile files, names and parameters fail early with one clear message."""
+"""Profiles: bad profile files, names and settings fail early with one clear message."""
+import re
+
 import pytest
 
-from nsde import profiles
-from nsde.profiles import ProfileError, check_profiles, get_profile, load_profiles
+from nsde.profiles import Profile, ProfileError, get_profile, load_profiles
+
+
+def _base(**over):
+    """The quick profile's settings as YAML text, with overrides."""
+    import yaml
+
+    data = {k: v for k, v in load_profiles()["quick"].__dict__.items() if k != "name"}
+    data.update(over)
+    return yaml.safe_dump({"quick": data}, sort_keys=False, default_flow_style=None)
 
 
 def write(tmp_path, text):
@@ -11,21 +21,27 @@ def write(tmp_path, text):
     return path
 
 
-def test_the_real_profiles_load_and_agree():
+def test_the_real_profiles_load_and_are_typed():
     loaded = load_profiles()
     assert {"quick", "default", "paper"} <= set(loaded)
+    assert isinstance(loaded["default"], Profile) and loaded["default"].n_seeds >= 3
+    assert loaded["default"].describe(["epochs"]).loc["epochs", "value"] == str(loaded["default"].epochs)
 
 
 def test_unknown_profile_is_named(tmp_path):
-    path = write(tmp_path, "quick:\n  a: 1\n")
     with pytest.raises(ProfileError, match=r"unknown profile 'fast'.*known profiles: quick"):
-        get_profile("fast", path)
+        get_profile("fast", write(tmp_path, _base()))
 
 
 def test_malformed_yaml_names_the_line(tmp_path):
-    path = write(tmp_path, "quick:\n  a: 1\n  b: [1, 2\n")
     with pytest.raises(ProfileError, match=r"malformed YAML at line \d+"):
-        load_profiles(path)
+        load_profiles(write(tmp_path, "quick:\n  a: 1\n  b: [1, 2\n"))
+
+
+def test_duplicate_keys_are_refused_with_both_lines(tmp_path):
+    text = _base().replace("  epochs: 8\n", "  epochs: 8\n  epochs: 9\n", 1)
+    with pytest.raises(ProfileError, match=r"duplicate key 'epochs' at line \d+ \(first at line \d+\)"):
+        load_profiles(write(tmp_path, text))
 
 
 def test_not_a_mapping(tmp_path):
@@ -35,10 +51,38 @@ def test_not_a_mapping(tmp_path):
         load_profiles(write(tmp_path, "quick: 3\n"))
 
 
-def test_profiles_must_set_the_same_parameters(tmp_path):
-    path = write(tmp_path, "quick:\n  a: 1\n  b: 2\ndefault:\n  a: 1\n  c: 3\n")
-    with pytest.raises(ProfileError, match=r"'default'.*missing b.*sets c"):
-        load_profiles(path)
+def test_missing_and_misspelt_settings_are_named(tmp_path):
+    text = _base().replace("  epochs: 8\n", "  epoch: 8\n")
+    with pytest.raises(ProfileError, match=r"sets 'epoch', which no chapter reads \(misspelt\?\)"):
+        load_profiles(write(tmp_path, text))
+    text = _base().replace("  epochs: 8\n", "")
+    with pytest.raises(ProfileError, match=r"profile 'quick' has no value for 'epochs'"):
+        load_profiles(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("key, value, needle", [
+    ("attack_eps", "0.5", "attack_eps must be a non-empty list of numbers"),
+    ("variant_shapes", "white", "variant_shapes must be a list of names"),
+    ("variant_shapes", "[violet]", "variant_shapes must be a list of names from"),
+    ("epochs", "0", "epochs must be an int >= 1"),
+    ("epochs", "2.5", "epochs must be an int >= 1"),
+    ("sigma", "-0.1", "sigma must be a number >= 0"),
+    ("arch", "vgg16", "arch must be one of"),
+    ("attack_eps", "[0.2, 0.1]", "attack_eps must be a strictly increasing list"),
+    ("train_fractions", "[1.5]", "train_fractions must be a list of numbers > 0 and <= 1"),
+    ("dataset", "nowhere/at/all", "neither a known data set"),
+    ("robust_n_images", "0", "robust_n_images must be an int >= 1 or null"),
+])
+def test_values_are_typed_and_ranged_before_any_work(tmp_path, key, value, needle):
+    text = re.sub(rf"(?m)^  {key}:.*$", f"  {key}: {value}", _base())
+    with pytest.raises(ProfileError, match=re.escape(needle)):
+        load_profiles(write(tmp_path, text))
+
+
+def test_cross_setting_rules(tmp_path):
+    text = re.sub(r"(?m)^  adaptive_eps:.*$", "  adaptive_eps: [0.3]", _base())
+    with pytest.raises(ProfileError, match="adaptive_eps .* must be a subset of attack_eps"):
+        load_profiles(write(tmp_path, text))
 
 
 def test_missing_file(tmp_path):
@@ -46,34 +90,29 @@ def test_missing_file(tmp_path):
         load_profiles(tmp_path / "nope.yaml")
 
 
-def test_missing_parameter_names_chapter_and_profile():
-    with pytest.raises(ProfileError, match=r"profile 'quick' has no value for parameter 'epochs', which book/x.py declares"):
-        check_profiles({"quick": {"seed": 0}}, {"book/x.py": {"seed": 0, "epochs": 1}})
-
-
-def test_misspelt_parameter_is_reported():
-    with pytest.raises(ProfileError, match=r"sets parameter 'epoch', which no chapter declares \(misspelt\?\)"):
-        check_profiles({"quick": {"seed": 0, "epoch": 2}}, {"book/x.py": {"seed": 0}})
-
-
-def test_profile_is_implicit():
-    check_profiles({"quick": {"seed": 0}}, {"book/x.py": {"seed": 0, "profile": "quick"}})
-    values = profiles.chapter_parameters({"seed": 0, "other": 1}, {"seed": 0, "profile": "quick"}, "default")
-    assert values == {"seed": 0, "profile": "default"}
-
-
-def test_every_profile_agrees_with_every_chapter():
-    """The real chapters' parameters cells and book/profiles.yaml name the same parameters."""
+def test_every_chapter_takes_only_the_profile():
     from nsde import runbook
 
     declared = runbook.check()
     assert len(declared) == len(runbook.toc_entries()) - 1  # every chapter but the index page
-    for chapter, params in declared.items():
-        assert "profile" in params, f"{chapter} does not declare `profile`"
+    assert all(set(p) == {"profile"} for p in declared.values())
 
 
-def test_runner_rejects_unknown_profile_before_running(capsys):
+def test_runner_rejects_unknown_profile_and_empty_chapter_list(capsys):
     from nsde import runbook
 
     assert runbook.main(["execute", "--profile", "nope"]) == 2
     assert "unknown profile 'nope'" in capsys.readouterr().err
+    assert runbook.main(["execute", "--profile", "quick", "--chapters"]) == 2
+    assert "--chapters needs at least one name" in capsys.readouterr().err
+
+
+def test_runner_names_an_unusable_cache_folder(tmp_path, monkeypatch, capsys):
+    from nsde import runbook
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("NSDE_CACHE", str(blocker))
+    assert runbook.main(["execute", "--profile", "quick", "--chapters", "01"]) == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and str(blocker) in err and len(err.strip().splitlines()) == 1

@@ -40,3 +40,35 @@ def test_reference_notebooks_are_clean():
         for cell in nb.cells:
             for output in cell.get("outputs", []):
                 assert output.get("name") != "stderr", f"{path.name} keeps a stderr output"
+
+
+def test_parameters_cells_are_removed_from_the_rendered_page(tmp_path):
+    params = new_code_cell("profile = 'quick'", execution_count=1)
+    params.metadata["tags"] = ["parameters"]
+    injected = new_code_cell("profile = 'default'", execution_count=2)
+    injected.metadata["tags"] = ["injected-parameters"]
+    science = new_code_cell("print(1)", execution_count=3)
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(new_notebook(cells=[params, injected, science]), path)
+    runbook.mark_for_rendering(path)
+    cells = nbformat.read(path, as_version=4).cells
+    assert ["remove-cell" in c.metadata.get("tags", []) for c in cells] == [True, True, False]
+
+
+def test_a_dead_kernel_names_the_chapter_and_keeps_the_partial_notebook(tmp_path, monkeypatch):
+    import papermill
+    import pytest
+    from nbclient.exceptions import DeadKernelError
+
+    def dies(src, out, **kwargs):
+        nbformat.write(new_notebook(cells=[new_code_cell("x = 1", execution_count=1)]), out)
+        raise DeadKernelError("Kernel died")
+
+    monkeypatch.setattr(papermill, "execute_notebook", dies)
+    with pytest.raises(SystemExit) as info:
+        runbook.execute_book("quick", tmp_path, chapters=["01_data"])
+    message = str(info.value)
+    assert "book/01_data stopped: DeadKernelError: Kernel died" in message
+    failed = tmp_path / "book" / "01_data.failed.ipynb"
+    assert failed.exists() and str(failed) in message
+    assert not list((tmp_path / "book").glob(".*.tmp.ipynb"))  # no hidden leftovers

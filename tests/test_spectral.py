@@ -34,7 +34,7 @@ class NoisyNet(TinyNet):
 
         self.state = ("train", None, 1)
 
-    def set_noise(self, mode, seed=None, samples=1):
+    def set_noise(self, mode, seed=None, samples=1):  # noqa: D401  (the nsde.models protocol)
         self.modes.append(mode)
         self.state = (mode, seed, samples)
 
@@ -99,12 +99,49 @@ def test_grand_coalition_is_image_and_modes_differ():
     full = sp.all_coalitions(8)[-1:]
     low = sp.all_coalitions(8)[1:2]  # band 0 only
     for mode in sp.REPLACE_MODES:
-        out = sp.coalition_filter(x, full, 8, replace=mode)[0]
+        per_image = sp.coalition_filter(x, full, 8, replace=mode, normalise="image")[0]
         mm = (x - x.amin((1, 2, 3), keepdim=True)) / (x.amax((1, 2, 3), keepdim=True) - x.amin((1, 2, 3), keepdim=True))
-        assert torch.allclose(out, mm, atol=1e-5)
+        assert torch.allclose(per_image, mm, atol=1e-5)
+        per_set = sp.coalition_filter(x, full, 8, replace=mode)[0]  # the reference: over the whole set
+        assert torch.allclose(per_set, (x - x.min()) / (x.max() - x.min()), atol=1e-5)
     a, b, c = (sp.coalition_filter(x, low, 8, replace=m)[0] for m in sp.REPLACE_MODES)
     assert not torch.allclose(a, b) and not torch.allclose(b, c)
     assert a.min() >= 0 and a.max() <= 1
+
+
+def test_reference_normalisation_is_over_the_set_and_differs_from_per_image():
+    x, y = images(n=6)
+    x = x * torch.linspace(0.2, 1.0, 6).view(-1, 1, 1, 1)  # images of different contrast
+    low = sp.all_coalitions(8)[1:4]
+    per_set = sp.coalition_filter(x, low, 8)
+    for s_ in range(len(low)):  # one min and one max per coalition, over all images
+        assert per_set[s_].min() == 0 and per_set[s_].max() == pytest.approx(1.0)
+        assert sum(float(img.max()) > 0.999 for img in per_set[s_]) <= 2
+    per_image = sp.coalition_filter(x, low, 8, normalise="image")
+    assert all(float(img.max()) == pytest.approx(1.0) for img in per_image.reshape(-1, 16, 16) if img.max() > 0)
+    net = TinyNet()
+    a = sp.spectral_importance(net, x, y, n_bands=8, show_progress=False)
+    b = sp.spectral_importance(net, x, y, n_bands=8, normalise="image", show_progress=False)
+    assert a.normalise == "set" and b.normalise == "image"
+    assert not np.allclose(a.values, b.values)
+    with pytest.raises(ValueError, match="normalise must be one of"):
+        sp.coalition_filter(x, low, 8, normalise="batch")
+
+
+def test_a_band_empty_in_every_image_is_a_dummy_with_zero_replacement(monkeypatch):
+    x, y = images(n=6)
+    bands = sp.band_map(16, 16, 8)
+    spec = sp.centred_spectrum(x.double())
+    spec[..., bands >= 6] = 0  # bands 6 and 7 hold nothing in any image
+    x = torch.fft.ifft2(torch.fft.ifftshift(spec, dim=(-2, -1))).real.float()
+    x = (x - x.min()) / (x.max() - x.min())
+    assert sp.band_power(x, 8)[7] < 1e-12  # band 7 is empty (band 6 gets the real part's mirror bins)
+    res = sp.spectral_importance(TinyNet(), x, y, n_bands=8, replace="zero", show_progress=False)
+    # float32 residue in the empty band is not stretched to [0, 1]: it gets no credit
+    assert abs(res.shapley[7]) < 1e-4 * np.abs(res.shapley).max()
+    monkeypatch.setattr(sp, "RESIDUE", 0.0)  # the old "span > 0" rule: residue becomes an image
+    old = sp.spectral_importance(TinyNet(), x, y, n_bands=8, replace="zero", show_progress=False)
+    assert abs(old.shapley[7]) > 1e-2 * np.abs(old.shapley).max()
 
 
 def test_partner_is_derangement():
@@ -249,7 +286,7 @@ def test_bad_input_errors():
         sp.spectral_importance(net, x, y, n_bands=2, noise="sometimes")
     with pytest.raises(ValueError, match="partner"):
         sp.coalition_filter(x, sp.all_coalitions(2), 2, partner=torch.tensor([0, 1, 2, 4]))
-    with pytest.raises(ValueError, match="y must have shape"):
+    with pytest.raises(ValueError, match=r"y must have shape \(4,\)"):
         sp.coalition_values(net, x, y[:3], 2)
     with pytest.raises(ValueError, match="sid"):
         sp.spectral_robustness_score([0.0, 0.0])

@@ -1,8 +1,9 @@
-"""nsde.stats: interval estimates."""
+"""nsde.stats: interval estimates (scipy.stats), paired and hierarchical differences."""
 import numpy as np
 import pytest
 
-from nsde.stats import bootstrap_interval, format_interval, wilson_interval
+from nsde.stats import (accuracy_interval, bootstrap_interval, format_interval, hierarchical_difference,
+                        hierarchical_interval, paired_difference, wilson_interval)
 
 
 def test_wilson_contains_estimate_and_shrinks_with_n():
@@ -10,16 +11,22 @@ def test_wilson_contains_estimate_and_shrinks_with_n():
     large = wilson_interval(800, 1000)
     assert small.low < 0.8 < small.high
     assert (large.high - large.low) < (small.high - small.low)
-    # Wilson interval at p = 0 is not degenerate (unlike the Wald interval)
-    zero = wilson_interval(0, 32)
+    zero = wilson_interval(0, 32)  # not degenerate at p = 0 (unlike the Wald interval)
     assert zero.low == 0.0 and zero.high > 0.05
 
 
-def test_wilson_matches_textbook_value():
-    # 95% Wilson interval for 5/10 is [0.2366, 0.7634] (Newcombe 1998, Table I style)
-    iv = wilson_interval(5, 10)
-    assert iv.low == pytest.approx(0.2366, abs=1e-3)
-    assert iv.high == pytest.approx(0.7634, abs=1e-3)
+def test_wilson_matches_textbook_value_and_the_previous_implementation():
+    iv = wilson_interval(5, 10)  # Newcombe (1998): [0.2366, 0.7634]
+    assert iv.low == pytest.approx(0.2366, abs=1e-3) and iv.high == pytest.approx(0.7634, abs=1e-3)
+    from statistics import NormalDist
+    z = NormalDist().inv_cdf(0.975)
+    for k, n in [(0, 7), (3, 48), (47, 48), (400, 480)]:  # the closed form the book used before scipy
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        iv = wilson_interval(k, n)
+        assert iv.low == pytest.approx(max(0, centre - half), abs=1e-9)
+        assert iv.high == pytest.approx(min(1, centre + half), abs=1e-9)
 
 
 def test_wilson_rejects_bad_counts():
@@ -31,10 +38,48 @@ def test_wilson_rejects_bad_counts():
 
 def test_bootstrap_is_seeded_and_covers_the_mean():
     values = np.random.default_rng(1).normal(size=200)
-    a = bootstrap_interval(values, seed=3)
-    b = bootstrap_interval(values, seed=3)
-    assert a == b
-    assert a.low < values.mean() < a.high
+    a, b = bootstrap_interval(values, seed=3), bootstrap_interval(values, seed=3)
+    assert a == b and a.low < values.mean() < a.high
     assert format_interval(a, percent=False).startswith(f"{values.mean():.3f}")
+    # the percentile interval of the mean of 200 N(0, 1) values is about +-1.96 / sqrt(200)
+    assert a.high - a.low == pytest.approx(2 * 1.96 / np.sqrt(200), rel=0.15)
+    assert bootstrap_interval([0.3]).low == 0.3  # one value: nothing to resample
     with pytest.raises(ValueError):
         bootstrap_interval([])
+
+
+def test_accuracy_interval_is_wilson_for_binary_and_bootstrap_for_expected_correctness():
+    binary = np.array([1, 0, 1, 1] * 10, dtype=float)
+    assert accuracy_interval(binary) == wilson_interval(30, 40)
+    frac = np.array([0.2, 0.9, 1.0, 0.5] * 10)
+    iv = accuracy_interval(frac)
+    assert iv.estimate == pytest.approx(frac.mean()) and iv.low < iv.estimate < iv.high
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        accuracy_interval([1.5])
+
+
+def test_paired_difference_decides_what_unpaired_intervals_cannot():
+    rng = np.random.default_rng(0)
+    hard = rng.random(300) < 0.5                  # shared difficulty of the images
+    a = hard | (rng.random(300) < 0.12)           # a also gets ~6% more images right
+    b = hard.copy()
+    d = paired_difference(a, b)
+    assert d.low > 0                              # clearly higher
+    assert paired_difference(b, b).estimate == 0 and paired_difference(b, b).low == 0
+    with pytest.raises(ValueError, match="same samples"):
+        paired_difference([1, 0], [1])
+
+
+def test_hierarchical_difference_widens_with_seed_spread():
+    rng = np.random.default_rng(2)
+    base = (rng.random(200) < 0.6).astype(float)
+    same_seeds = np.stack([base, base, base])
+    spread = np.stack([base, np.roll(base, 50), (rng.random(200) < 0.2).astype(float)])
+    narrow = hierarchical_difference(same_seeds, np.zeros((1, 200)))
+    wide = hierarchical_difference(spread, np.zeros((1, 200)))
+    assert (wide.high - wide.low) > 1.5 * (narrow.high - narrow.low)
+    one = hierarchical_difference(base[None], base[None] * 0)
+    assert one.estimate == pytest.approx(base.mean()) and one.n == 200
+    assert hierarchical_interval(same_seeds).estimate == pytest.approx(base.mean())
+    with pytest.raises(ValueError, match="same images"):
+        hierarchical_difference(np.zeros((2, 5)), np.zeros((2, 6)))

@@ -1,12 +1,13 @@
-"""Tests of nsde.training: learning on a tiny task, resume equivalence, caching and errors."""
-from dataclasses import dataclass
+"""nsde.training: learning on a tiny task, resume equivalence, caching by content, errors."""
+import warnings
 from types import SimpleNamespace
 
 import pytest
 import torch
 
+from nsde.evaluation import predict
 from nsde.models import noise_mode
-from nsde.training import ModelSpec, TrainConfig, predict, train, train_or_load
+from nsde.training import ModelSpec, TrainConfig, train, train_or_load
 
 N_CLASSES = 4
 
@@ -23,18 +24,17 @@ def _tiny_split(n_per_class, seed):
 
 
 TRAIN, VAL = _tiny_split(12, 0), _tiny_split(6, 1)
-SPLITS = SimpleNamespace(train=TRAIN, val=VAL)
+SPLITS = SimpleNamespace(train=TRAIN, val=VAL, class_names=["flat", "rows", "cols", "checks"])
 
 
-@dataclass(frozen=True)
-class TinyData:  # stands in for nsde.data.DataConfig
-    image_size: int = 32
-    name: str = "bands"
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NSDE_CACHE", str(tmp_path / "cache"))
 
 
-def _model(kind="nsde", seed=0):
+def _model(kind="nsde", seed=0, arch="convnext_atto"):
     torch.manual_seed(seed)
-    return ModelSpec("convnext_atto", kind, "brownian", 0.1, num_classes=N_CLASSES).build(32)
+    return ModelSpec(arch, kind, "brownian", 0.1).build(32, N_CLASSES)
 
 
 def test_tiny_nsde_beats_chance():
@@ -61,23 +61,84 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert [r["val_loss"] for r in h_res] == [r["val_loss"] for r in h_full]
     for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), k
-    with pytest.raises(ValueError, match="other|belongs"):
+    with pytest.raises(ValueError, match="belongs to configuration"):
         train(_model(), TRAIN, VAL, cfg, ckpt_dir=tmp_path / "b", key="another-config", device="cpu")
 
 
-def test_train_or_load_caches_by_configuration():
-    spec = ModelSpec("convnext_atto", "baseline", num_classes=N_CLASSES)
+def test_a_checkpoint_folder_needs_a_key(tmp_path):
+    with pytest.raises(ValueError, match=r"ckpt_dir=.*needs key="):
+        train(_model(), TRAIN, VAL, TrainConfig(epochs=1), ckpt_dir=tmp_path, device="cpu")
+
+
+def test_a_damaged_checkpoint_is_reported_and_training_starts_over(tmp_path):
+    cfg = TrainConfig(epochs=2, batch_size=16, seed=1)
+    train(_model(), TRAIN, VAL, cfg, ckpt_dir=tmp_path, key="k", device="cpu", stop_after=1)
+    ckpt = tmp_path / "checkpoint.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:100])
+    with pytest.warns(UserWarning, match=rf"damaged cache file {ckpt}"):
+        hist = train(_model(), TRAIN, VAL, cfg, ckpt_dir=tmp_path, key="k", device="cpu")
+    assert len(hist) == 2
+
+
+def test_train_or_load_caches_by_configuration_and_data_content():
+    spec = ModelSpec("convnext_atto", "baseline")
     cfg = TrainConfig(epochs=1, batch_size=16)
-    first = train_or_load(spec, cfg, TinyData(), splits=SPLITS, device="cpu")
-    again = train_or_load(spec, cfg, TinyData(), splits=None, device="cpu")  # no data needed: cached
-    assert first.key == again.key and first.history == again.history
+    first = train_or_load(spec, cfg, SPLITS, device="cpu")
+    again = train_or_load(spec, cfg, SPLITS, device="cpu")
+    assert first.key == again.key and first.history == again.history and first.spec.num_classes == N_CLASSES
     for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values()):
         assert torch.equal(a, b)
     # a baseline's key ignores the NSDE-only fields
-    assert train_or_load(ModelSpec("convnext_atto", "baseline", "pink", 0.3, N_CLASSES), cfg, TinyData(),
-                         device="cpu").key == first.key
-    other = train_or_load(spec, TrainConfig(epochs=1, batch_size=16, seed=1), TinyData(), splits=SPLITS, device="cpu")
-    assert other.key != first.key
+    assert train_or_load(ModelSpec("convnext_atto", "baseline", "pink", 0.3), cfg, SPLITS, device="cpu").key == first.key
+    assert train_or_load(spec, TrainConfig(epochs=1, batch_size=16, seed=1), SPLITS, device="cpu").key != first.key
+    # the same configurations on other data (another split of the same images) train anew
+    swapped = SimpleNamespace(train=SimpleNamespace(x=torch.cat([TRAIN.x[6:], VAL.x[:6]]),
+                                                    y=torch.cat([TRAIN.y[6:], VAL.y[:6]])),
+                              val=SimpleNamespace(x=torch.cat([VAL.x[6:], TRAIN.x[:6]]),
+                                                  y=torch.cat([VAL.y[6:], TRAIN.y[:6]])),
+                              class_names=SPLITS.class_names)
+    other = train_or_load(spec, cfg, swapped, device="cpu")
+    assert other.key != first.key and other.path != first.path
+    assert (other.path / "checkpoint.pt").exists()  # it trained, it did not load
+
+
+def test_a_damaged_model_file_is_retrained():
+    spec, cfg = ModelSpec("convnext_atto", "baseline"), TrainConfig(epochs=1, batch_size=16, seed=4)
+    first = train_or_load(spec, cfg, SPLITS, device="cpu")
+    (first.path / "model.pt").write_bytes(b"")
+    (first.path / "checkpoint.pt").unlink()
+    with pytest.warns(UserWarning, match="damaged cache file"):
+        again = train_or_load(spec, cfg, SPLITS, device="cpu")
+    for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values()):
+        assert torch.equal(a, b)  # same seed, same data: the same weights again
+
+
+def test_head_and_data_must_agree():
+    with pytest.raises(ValueError, match=r"num_classes=16, but the data have 4 classes"):
+        train_or_load(ModelSpec("convnext_atto", "baseline", num_classes=16), TrainConfig(epochs=1), SPLITS)
+    wide = SimpleNamespace(x=TRAIN.x, y=TRAIN.y + 1)  # labels 1..4 for a 4-output head
+    with pytest.raises(ValueError, match="holds class 4, but the model has 4 outputs"):
+        train(_model(), wide, VAL, TrainConfig(epochs=1), device="cpu")
+
+
+def test_optimiser_groups_and_schedule_come_from_timm_and_match_the_old_rule():
+    from nsde.training import _optimizer
+
+    model = _model("baseline", arch="resnet10t")
+    cfg = TrainConfig(epochs=2, lr=1e-3, weight_decay=0.05, warmup_frac=0.1)
+    opt, sched = _optimizer(model, cfg, steps_per_epoch=50)
+    decayed = {id(p) for g in opt.param_groups if g["weight_decay"] > 0 for p in g["params"]}
+    # the book's rule before timm: decay every tensor with >= 2 dims, nothing else
+    assert decayed == {id(p) for p in model.parameters() if p.ndim >= 2}
+    lrs = []
+    for step in range(100):
+        lrs.append(opt.param_groups[0]["lr"])
+        sched.step_update(step + 1)
+    assert lrs[0] == pytest.approx(1e-4)               # warm-up starts at lr / warmup steps
+    assert max(lrs) == pytest.approx(1e-3, rel=1e-6)   # reaches the peak after warm-up
+    assert lrs[10] == pytest.approx(1e-3, rel=1e-6)
+    assert lrs[-1] < 1e-5                              # cosine to ~0 at the end
+    assert all(b <= a + 1e-12 for a, b in zip(lrs[10:], lrs[11:]))
 
 
 def test_bad_input_errors():
@@ -88,11 +149,15 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match="sigma"):
         ModelSpec(kind="nsde", sigma=-1.0)
     with pytest.raises(ValueError, match="violet"):
-        ModelSpec(kind="nsde", noise="violet")
+        ModelSpec(kind="nsde", noise_shape="violet")
     with pytest.raises(TypeError, match="ModelSpec"):
-        train_or_load("convnext_atto", TrainConfig(), TinyData())
+        train_or_load("convnext_atto", TrainConfig(), SPLITS)
     with pytest.raises(ValueError, match="shape"):
         predict(_model(), torch.zeros(3, 32, 32))
+    with pytest.raises(TypeError, match="floating-point"):
+        train(_model(), SimpleNamespace(x=(TRAIN.x * 255).to(torch.uint8), y=TRAIN.y), VAL, TrainConfig(epochs=1))
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        train(_model(), SimpleNamespace(x=TRAIN.x * 255, y=TRAIN.y), VAL, TrainConfig(epochs=1))
 
 
 def test_train_fraction_validated_and_one_equals_default_key():
@@ -105,29 +170,9 @@ def test_train_fraction_validated_and_one_equals_default_key():
             TrainConfig(train_fraction=bad)
 
 
-def test_data_size_table_scores_every_pair_on_the_same_images():
-    import numpy as np
-
-    from nsde.data import SignalDataset
-    from nsde.training import correctness, data_size_table
-
-    def ds(split):
-        return SignalDataset(split.x.float(), split.y.long())
-
-    splits = SimpleNamespace(train=ds(TRAIN), val=ds(VAL), test=ds(_tiny_split(5, 2)))
-    runs = {}
-    for f in (0.5, 1.0):
-        cfg = TrainConfig(epochs=1, batch_size=16, train_fraction=f)
-        runs[f] = {spec.name: train_or_load(spec, cfg, TinyData(name="fractions"), splits=splits, device="cpu")
-                   for spec in (ModelSpec("convnext_atto", "baseline", num_classes=N_CLASSES),
-                                ModelSpec("convnext_atto", "nsde", "white", 0.1, N_CLASSES))}
-    assert runs[0.5]["baseline"].key != runs[1.0]["baseline"].key
-    table = data_size_table(runs, splits, intensities=[0.0, 0.1], eval_samples=2)
-    assert len(table) == 4 and table["train images"].tolist() == [24, 24, 48, 48]
-    assert np.allclose(table["difference"], table["nsde"] - table["baseline"])
-    for col in ("baseline", "nsde"):
-        assert ((table[f"{col} low"] <= table[col]) & (table[col] <= table[f"{col} high"])).all()
-    clean = correctness(runs[1.0]["baseline"], splits.test.x, splits.test.y).mean()
-    assert table.query("fraction == 1.0 and intensity == 0.0")["baseline"].item() == pytest.approx(clean)
-    again = data_size_table(runs, splits, intensities=[0.0, 0.1], eval_samples=2)
-    assert again.equals(table)  # seeded: the same numbers twice
+def test_a_one_sample_last_batch_is_dropped_for_batchnorm():
+    odd = SimpleNamespace(x=TRAIN.x[:17], y=TRAIN.y[:17])  # batches of 8, 8 and 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hist = train(_model("baseline", arch="resnet10t"), odd, VAL, TrainConfig(epochs=1, batch_size=8), device="cpu")
+    assert len(hist) == 1

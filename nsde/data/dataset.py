@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ..cache import artifact_dir, load_torch, save_torch
+from ..cache import DamagedCacheEntry, artifact_dir, load_torch, save_torch
 from ..runtime import progress
 from .simulator import CLASS_NAMES, LOCATION_NAMES, SimulatorConfig, simulate
 from .spectrogram import STFTConfig, check_image_size, spectrogram
@@ -33,10 +33,11 @@ __all__ = [
     "generate_dataset",
     "make_splits",
     "load_splits",
+    "grouped_split",
 ]
 
 SPLIT_NAMES = ("train", "val", "test")
-DATA_VERSION = 3  # bump when the generator changes, so stale caches are not reused
+DATA_VERSION = 4  # bump when the generator changes, so stale caches are not reused
 CHUNK = 256  # samples per vectorised chunk (results do not depend on it)
 
 
@@ -137,7 +138,17 @@ def stratified_subset(data: SignalDataset, fraction: float, seed: int = 0) -> Si
 
 @dataclass
 class Splits:
-    """Train / validation / test splits and their descriptions."""
+    """Train / validation / test splits and their descriptions.
+
+    Attributes:
+        train, val, test: the splits (:class:`SignalDataset`); ``meta["record"]`` (when
+            present) is the recording each sample was cut from.
+        class_names: the classes, in label order (``num_classes`` of them).
+        location_names: the sensors (channels), in ``meta["location"]`` order.
+        sample_rate: samples per second of the recordings.
+        info: provenance (``source``, files, split policy ...).
+        name: a short name of the data set (``"harmonic"``, ``"plaid"``, a file name).
+    """
 
     train: SignalDataset
     val: SignalDataset
@@ -146,12 +157,46 @@ class Splits:
     location_names: list[str]
     sample_rate: float
     info: dict = field(default_factory=dict)
+    name: str = "data"
 
     def __iter__(self):
         return iter((self.train, self.val, self.test))
 
     def items(self):
         return zip(SPLIT_NAMES, (self.train, self.val, self.test))
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.train.x.shape[-1])
+
+    def check_disjoint(self) -> None:
+        """Raise ``ValueError`` when a recording has samples in two splits (a leak)."""
+        seen: dict[int, str] = {}
+        for name, ds in self.items():
+            rec = ds.meta.get("record")
+            if rec is None:
+                return
+            for r in torch.unique(rec).tolist():
+                if r in seen and seen[r] != name:
+                    raise ValueError(f"recording {r} has samples in both the {seen[r]} and the {name} split")
+                seen[r] = name
+
+    def table(self):
+        """Recordings, samples and classes per split (a ``pandas.DataFrame``), after checking
+        that no recording appears in two splits."""
+        import pandas as pd
+
+        self.check_disjoint()
+        rows = []
+        for name, ds in self.items():
+            rec = ds.meta.get("record")
+            rows.append({"split": name, "recordings": int(len(torch.unique(rec))) if rec is not None else len(ds),
+                         "samples": len(ds), "classes": int(len(torch.unique(ds.y)))})
+        return pd.DataFrame(rows).set_index("split")
 
 
 def _counts(n: int, fractions) -> tuple[int, int, int]:
@@ -181,6 +226,8 @@ def stratified_split(y: Tensor, fractions: tuple[float, float, float], seed: int
     Raises:
         ValueError: a class too small to give every split a sample (naming it).
     """
+    if len(fractions) != 3 or min(fractions) <= 0 or not math.isclose(sum(fractions), 1.0):
+        raise ValueError(f"split fractions must be 3 positive numbers summing to 1, but found {fractions}")
     g = torch.Generator().manual_seed(int(seed) + 7919)
     parts: list[list[Tensor]] = [[], [], []]
     for c in torch.unique(y).tolist():
@@ -188,7 +235,8 @@ def stratified_split(y: Tensor, fractions: tuple[float, float, float], seed: int
         n = len(idx)
         n_tr, n_va, n_te = _counts(n, fractions)
         if min(n_tr, n_va, n_te) < 1:
-            raise ValueError(f"class {c} has {n} samples: too few for a {fractions} split (need one per split)")
+            raise ValueError(f"class {c} has {n} samples: too few for a {tuple(fractions)} split (need one per "
+                             "split); give it more samples or drop it")
         perm = idx[torch.randperm(n, generator=g)]
         if groups is not None:  # rank within group, random group order at each rank: round-robin deal
             grp = groups[perm]
@@ -201,6 +249,57 @@ def stratified_split(y: Tensor, fractions: tuple[float, float, float], seed: int
         parts[1].append(perm[n_tr:n_tr + n_va])
         parts[2].append(perm[n_tr + n_va:])
     return tuple(torch.cat(p).sort().values for p in parts)  # type: ignore[return-value]
+
+
+def grouped_split(y: Tensor, records: Tensor, fractions: tuple[float, ...], seed: int,
+                  class_names: list[str] | None = None) -> tuple[Tensor, ...]:
+    """Split by recording, stratified by class: every sample of a recording lands in one part.
+
+    Per class, the recordings are shuffled (seeded) and dealt out one by one to the part
+    whose share of that class's samples lags its target fraction most, after each part has
+    received one recording. A recording must have a single label.
+
+    Args:
+        y: int64 ``(N,)`` labels.
+        records: int64 ``(N,)`` recording of each sample.
+        fractions: target fraction of the samples per part (2 or 3 positive numbers, sum 1).
+        seed: seed of the shuffle.
+        class_names: names for error messages.
+
+    Returns:
+        one sorted int64 index tensor per part.
+
+    Raises:
+        ValueError: a recording with two labels, or a class with fewer recordings than parts
+            (naming the class and the fix).
+    """
+    fractions = tuple(float(f) for f in fractions)
+    if len(fractions) not in (2, 3) or min(fractions) <= 0 or not math.isclose(sum(fractions), 1.0):
+        raise ValueError(f"split fractions must be 2 or 3 positive numbers summing to 1, but found {fractions}")
+    if records.shape != y.shape:
+        raise ValueError(f"records must have the shape of y {tuple(y.shape)}, but found {tuple(records.shape)}")
+    mixed = [r for r in torch.unique(records).tolist() if len(torch.unique(y[records == r])) > 1]
+    if mixed:
+        raise ValueError(f"recording {mixed[0]} has samples of several classes; a recording needs one label")
+    g = torch.Generator().manual_seed(int(seed) + 104729)
+    parts: list[list[Tensor]] = [[] for _ in fractions]
+    for c in torch.unique(y).tolist():
+        idx = torch.nonzero(y == c).squeeze(1)
+        recs = torch.unique(records[idx])
+        name = class_names[c] if class_names and c < len(class_names) else str(c)
+        if len(recs) < len(fractions):
+            raise ValueError(f"class {name!r} has {len(recs)} recording(s): too few to put each in one of the "
+                             f"{len(fractions)} splits without leaking windows across them; add recordings of it "
+                             "or drop the class")
+        recs = recs[torch.randperm(len(recs), generator=g)]
+        sizes = torch.stack([(records[idx] == r).sum() for r in recs]).double()
+        target = torch.tensor(fractions, dtype=torch.float64) * sizes.sum()
+        got = torch.zeros(len(fractions), dtype=torch.float64)
+        for j, (r, size) in enumerate(zip(recs.tolist(), sizes)):
+            k = j if j < len(fractions) else int(torch.argmax((target - got) / target))
+            got[k] += size
+            parts[k].append(idx[records[idx] == r])
+    return tuple(torch.cat(p).sort().values if p else torch.zeros(0, dtype=torch.long) for p in parts)
 
 
 def dataset_layout(cfg: DataConfig) -> tuple[Tensor, Tensor]:
@@ -234,20 +333,29 @@ def generate_dataset(cfg: DataConfig, *, chunk: int = CHUNK, show_progress: bool
         sl = slice(s, min(s + chunk, N))
         idx = torch.arange(sl.start, sl.stop)
         out = simulate(y[sl], seed=cfg.seed, index=idx, location=loc[sl], config=cfg.simulator, return_parts=True)
-        x[sl] = spectrogram(out["x"], cfg.image_size, cfg.stft)
+        x[sl] = spectrogram(out["x"], cfg.image_size, cfg.stft, cfg.simulator.sample_rate)
         f0[sl] = out["params"]["f0"].float()
         amp[sl] = out["params"]["amplitude"]
         snr[sl] = out["snr_db"].float()
-    meta = {"location": loc, "f0": f0, "amplitude": amp, "snr_db": snr, "index": torch.arange(N)}
+    meta = {"location": loc, "f0": f0, "amplitude": amp, "snr_db": snr, "index": torch.arange(N),
+            "record": torch.arange(N)}
     return SignalDataset(x, y, meta)
 
 
 def make_splits(data: SignalDataset, *, class_names, location_names, sample_rate: float,
-                split=(0.70, 0.15, 0.15), seed: int = 0, info: dict | None = None) -> Splits:
+                split=(0.70, 0.15, 0.15), seed: int = 0, info: dict | None = None, test_mask: Tensor | None = None,
+                name: str = "data") -> Splits:
     """Split a full dataset into stratified train / val / test ``Splits``.
 
+    Samples cut from one recording (``data.meta["record"]`` with repeated values) always
+    land in one split (:func:`grouped_split`); otherwise samples are split one by one,
+    sensor locations dealt round-robin (:func:`stratified_split`). With ``test_mask`` (a
+    data set's own split) the masked samples are the test split and validation is carved
+    out of the rest in the proportion ``split[1] / (split[0] + split[1])``.
+
     Raises:
-        ValueError: naming the class when a class is empty or too small to split.
+        ValueError: naming the class when a class is empty or too small to split, or a
+            recording found in two splits.
     """
     counts = torch.bincount(data.y, minlength=len(class_names))
     if len(counts) > len(class_names):
@@ -256,11 +364,28 @@ def make_splits(data: SignalDataset, *, class_names, location_names, sample_rate
     if empty:
         raise ValueError(f"empty class(es) {empty}: every class needs samples")
     info = dict(info or {})
-    loc = data.meta.get("location")
-    tr, va, te = stratified_split(data.y, split, seed, groups=loc)
-    info["stratified_by"] = "class" if loc is None else "class, locations dealt round-robin"
-    return Splits(data.subset(tr), data.subset(va), data.subset(te), list(class_names), list(location_names),
-                  float(sample_rate), info)
+    rec = data.meta.get("record")
+    grouped = rec is not None and len(torch.unique(rec)) < len(rec)
+    if test_mask is not None:
+        test_mask = torch.as_tensor(test_mask, dtype=torch.bool)
+        rest = torch.nonzero(~test_mask).squeeze(1)
+        te = torch.nonzero(test_mask).squeeze(1)
+        f_val = split[1] / (split[0] + split[1])
+        records = rec[rest] if rec is not None else torch.arange(len(rest))
+        tr, va = grouped_split(data.y[rest], records, (1 - f_val, f_val), seed, list(class_names))
+        tr, va = rest[tr], rest[va]
+        info["split"] = "the data set's own test split; validation carved from its training split by recording"
+    elif grouped:
+        tr, va, te = grouped_split(data.y, rec, split, seed, list(class_names))
+        info["split"] = "by recording, stratified by class"
+    else:
+        loc = data.meta.get("location")
+        tr, va, te = stratified_split(data.y, split, seed, groups=loc)
+        info["split"] = "stratified by class" + ("" if loc is None else ", locations dealt round-robin")
+    splits = Splits(data.subset(tr), data.subset(va), data.subset(te), list(class_names), list(location_names),
+                    float(sample_rate), info, name)
+    splits.check_disjoint()
+    return splits
 
 
 def _save_splits(splits: Splits, folder) -> None:
@@ -269,15 +394,26 @@ def _save_splits(splits: Splits, folder) -> None:
     for name, ds in splits.items():
         save_torch(ds.state(), folder / f"{name}.pt")
     save_torch({"class_names": splits.class_names, "location_names": splits.location_names,
-                "sample_rate": splits.sample_rate, "info": splits.info}, folder / "manifest.pt")
+                "sample_rate": splits.sample_rate, "info": splits.info, "name": splits.name}, folder / "manifest.pt")
 
 
 def _load_saved(folder) -> Splits | None:
+    """The cached splits in ``folder``, or None when absent; a damaged entry is reported,
+    removed (manifest first) and None returned, so the caller rebuilds it."""
+    import warnings
+
     if not (folder / "manifest.pt").exists() or not all((folder / f"{n}.pt").exists() for n in SPLIT_NAMES):
         return None
-    man = load_torch(folder / "manifest.pt")
-    parts = [SignalDataset(**load_torch(folder / f"{n}.pt")) for n in SPLIT_NAMES]
-    return Splits(*parts, man["class_names"], man["location_names"], man["sample_rate"], man["info"])
+    try:
+        man = load_torch(folder / "manifest.pt")
+        parts = [SignalDataset(**load_torch(folder / f"{n}.pt")) for n in SPLIT_NAMES]
+    except (DamagedCacheEntry, TypeError, ValueError) as exc:
+        warnings.warn(f"damaged dataset cache in {folder}: {exc}; building it again", stacklevel=2)
+        for n in ("manifest", *SPLIT_NAMES):
+            (folder / f"{n}.pt").unlink(missing_ok=True)
+        return None
+    return Splits(*parts, man["class_names"], man["location_names"], man["sample_rate"], man["info"],
+                  man.get("name", "data"))
 
 
 def load_splits(cfg: DataConfig = DataConfig(), *, refresh: bool = False) -> Splits:
@@ -299,6 +435,6 @@ def load_splits(cfg: DataConfig = DataConfig(), *, refresh: bool = False) -> Spl
     data = generate_dataset(cfg)
     splits = make_splits(data, class_names=CLASS_NAMES, location_names=LOCATION_NAMES,
                          sample_rate=cfg.simulator.sample_rate, split=cfg.split, seed=cfg.seed,
-                         info={"source": "simulator", "n_per_class": cfg.n_per_class})
+                         info={"source": "simulator", "n_per_class": cfg.n_per_class}, name="harmonic")
     _save_splits(splits, folder)
     return splits

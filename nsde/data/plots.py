@@ -18,7 +18,7 @@ def frequency_axis(ax, image_size: int, sample_rate: float, stft=None, labels: b
     stft = stft or STFTConfig()
     ticks = [f for f in _TICKS_KHZ if f * 1e3 <= sample_rate / 2]
     if stft.freq_scale == "log":
-        ticks = [f for f in ticks if f * 1e3 >= stft.log_min * sample_rate / 2]
+        ticks = [f for f in ticks if stft.band(sample_rate)[0] <= f * 1e3 <= stft.band(sample_rate)[1]]
     else:
         ticks = [f for f in ticks if f >= 10] or ticks
     rows = row_of_frequency([f * 1e3 for f in ticks], image_size, sample_rate, stft) - 0.5
@@ -80,7 +80,7 @@ def plot_sensors(label: int, config: SimulatorConfig = SimulatorConfig(), seed: 
 
     stft = stft or STFTConfig()
     x = simulate(torch.tensor([label]), seed=seed, index=torch.tensor([index]), config=config)[0]  # (6, L)
-    img = spectrogram(x, image_size, stft)[:, 0]
+    img = spectrogram(x, image_size, stft, config.sample_rate)[:, 0]
     t = torch.arange(x.shape[1]) / config.sample_rate * 1e3
     dur = x.shape[1] / config.sample_rate * 1e3
     fig, axes = plt.subplots(2, 6, figsize=(15, 5))

@@ -6,13 +6,15 @@ hop 128 at 200 kHz: 195 Hz bins, so the lowest fundamental, 0.5 kHz, sits 2.6 bi
 DC with the Hann main lobe +-2 bins wide; 5.1 ms frames hold 2.5 periods of it). The power
 grid (513 bins x 65 frames) is pooled to the image: time with an antialiased resize
 (``torch.nn.functional.interpolate``), frequency either linearly (``freq_scale="linear"``,
-antialiased resize) or into log-spaced bands from ``log_min`` x Nyquist to Nyquist
-(``freq_scale="log"``, the default: the fundamentals are log-uniform over two decades, and
+antialiased resize) or into log-spaced bands from ``f_min_hz`` to ``f_max_hz`` (Nyquist
+by default; ``freq_scale="log"``, the default: the fundamentals are log-uniform over two decades, and
 on a log axis every harmonic series has the same shape wherever its fundamental lies,
 while a linear 64-row axis squeezes 0.5-3 kHz into 2 rows). Then dB, floored ``top_db``
 below the maximum, and min-max normalised to [0, 1] per sample. Pooling power before the
 log keeps a narrow spectral line visible; averaging log-magnitudes would dilute it.
-Image rows are frequency (row 0 = lowest), columns are time.
+Image rows are frequency (row 0 = lowest), columns are time. The band is given in Hz, so
+the sampling rate of the recordings sets the frequency axis: the same ``STFTConfig`` on
+recordings at another rate shows the same frequencies in the same rows.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["STFTConfig", "row_of_frequency", "min_image_size", "check_image_size", "power_spectrogram", "spectrogram"]
+__all__ = ["STFTConfig", "row_of_frequency", "min_image_size", "check_image_size", "check_stft", "power_spectrogram",
+           "spectrogram"]
 
 
 @dataclass(frozen=True)
@@ -38,8 +41,9 @@ class STFTConfig:
             ``[0, f_max]`` at least this many rows ...
         min_cols_per_slot: ... and each time-division slot (a quarter window) this many columns.
         freq_scale: ``"log"`` (log-spaced frequency bands) or ``"linear"``.
-        log_min: lowest frequency of the log axis as a fraction of Nyquist (0.0025 = 250 Hz
-            at 200 kHz).
+        f_min_hz: lowest frequency of the log axis in Hz (250 Hz: 0.0025 of the
+            simulator's 100 kHz Nyquist); ignored by the linear axis, which starts at 0.
+        f_max_hz: highest frequency shown in Hz; ``None``: the Nyquist frequency.
     """
 
     n_fft: int = 1024
@@ -48,15 +52,26 @@ class STFTConfig:
     min_rows_per_fmax: int = 4
     min_cols_per_slot: int = 4
     freq_scale: str = "log"
-    log_min: float = 0.0025
+    f_min_hz: float = 250.0
+    f_max_hz: float | None = None
 
     def __post_init__(self) -> None:
         if self.n_fft < 8 or self.hop < 1 or self.hop > self.n_fft:
-            raise ValueError(f"STFTConfig needs n_fft >= 8 and 1 <= hop <= n_fft, got n_fft={self.n_fft}, hop={self.hop}")
+            raise ValueError(f"STFTConfig needs n_fft >= 8 and 1 <= hop <= n_fft, but found n_fft={self.n_fft}, "
+                             f"hop={self.hop}")
         if self.freq_scale not in ("linear", "log"):
-            raise ValueError(f"STFTConfig.freq_scale must be 'linear' or 'log', got {self.freq_scale!r}")
+            raise ValueError(f"STFTConfig.freq_scale must be 'linear' or 'log', but found {self.freq_scale!r}")
         if self.top_db <= 0:
-            raise ValueError(f"STFTConfig.top_db must be > 0, got {self.top_db}")
+            raise ValueError(f"STFTConfig.top_db must be > 0, but found {self.top_db}")
+        if not self.f_min_hz > 0:
+            raise ValueError(f"STFTConfig.f_min_hz must be > 0, but found {self.f_min_hz}")
+        if self.f_max_hz is not None and not self.f_max_hz > self.f_min_hz:
+            raise ValueError(f"STFTConfig.f_max_hz must exceed f_min_hz={self.f_min_hz:g}, but found {self.f_max_hz}")
+
+    def band(self, sample_rate: float) -> tuple[float, float]:
+        """``(lowest, highest)`` frequency in Hz of the image at ``sample_rate``."""
+        nyq = sample_rate / 2
+        return (self.f_min_hz if self.freq_scale == "log" else 0.0), (self.f_max_hz or nyq)
 
     def grid(self, n_samples: int) -> tuple[int, int]:
         """``(frequency bins, frames)`` of the STFT of ``n_samples`` samples (centred frames)."""
@@ -66,11 +81,10 @@ class STFTConfig:
 def row_of_frequency(f_hz, image_size: int, sample_rate: float, stft: "STFTConfig") -> Tensor:
     """Image row (fractional, 0 = bottom edge) at which frequency ``f_hz`` appears."""
     f = torch.as_tensor(f_hz, dtype=torch.float64)
-    nyq = sample_rate / 2
+    lo, hi = stft.band(sample_rate)
     if stft.freq_scale == "log":
-        lo = stft.log_min * nyq
-        return image_size * torch.log(f.clamp(min=lo) / lo) / math.log(nyq / lo)
-    return image_size * f / nyq
+        return image_size * torch.log(f.clamp(min=lo) / lo) / math.log(hi / lo)
+    return image_size * f / hi
 
 
 def min_image_size(stft: STFTConfig, sample_rate: float, f_max: float, slots: int = 4) -> int:
@@ -99,8 +113,24 @@ def check_image_size(image_size: int, stft: STFTConfig, sample_rate: float, f_ma
             f"{n_freq} bins x {n_frames} frames at sample_rate={sample_rate:g}): need image_size >= {need} so that "
             f"[0, f_max={f_max:g} Hz] spans >= {stft.min_rows_per_fmax} rows and each time-division slot "
             f">= {stft.min_cols_per_slot} columns")
+    check_stft(stft, sample_rate, n_samples)
+
+
+def check_stft(stft: STFTConfig, sample_rate: float, n_samples: int) -> None:
+    """Raise ``ValueError`` naming the ``STFTConfig`` field to change when the STFT does not
+    fit recordings of ``n_samples`` samples at ``sample_rate``."""
+    if not (isinstance(sample_rate, (int, float)) and math.isfinite(sample_rate) and sample_rate > 0):
+        raise ValueError(f"sample_rate must be a positive number of samples per second, but found {sample_rate!r}")
+    nyq = sample_rate / 2
     if n_samples < stft.n_fft:
-        raise ValueError(f"recordings of {n_samples} samples are shorter than n_fft={stft.n_fft}")
+        raise ValueError(f"recordings of {n_samples} samples are shorter than the STFT window: set "
+                         f"STFTConfig.n_fft <= {n_samples} (now {stft.n_fft}), or use longer windows")
+    if stft.f_max_hz is not None and stft.f_max_hz > nyq * (1 + 1e-9):
+        raise ValueError(f"STFTConfig.f_max_hz={stft.f_max_hz:g} Hz lies above the Nyquist frequency "
+                         f"{nyq:g} Hz of recordings at {sample_rate:g} Hz; lower it or leave it None")
+    if stft.freq_scale == "log" and stft.f_min_hz >= (stft.f_max_hz or nyq):
+        raise ValueError(f"STFTConfig.f_min_hz={stft.f_min_hz:g} Hz is not below the top of the band "
+                         f"{(stft.f_max_hz or nyq):g} Hz (Nyquist at {sample_rate:g} Hz); lower f_min_hz")
 
 
 def power_spectrogram(x: Tensor, stft: STFTConfig = STFTConfig()) -> Tensor:
@@ -121,13 +151,13 @@ def power_spectrogram(x: Tensor, stft: STFTConfig = STFTConfig()) -> Tensor:
     return spec.real.square() + spec.imag.square()
 
 
-def _log_rows(p: Tensor, n_rows: int, f_low_frac: float) -> Tensor:
+def _log_rows(p: Tensor, n_rows: int, f_low_frac: float, f_high_frac: float = 1.0) -> Tensor:
     """Pool power ``(B, F, T)`` on a linear bin grid into ``n_rows`` log-spaced bands from
-    ``f_low_frac`` x Nyquist to Nyquist: mean power per bin."""
+    ``f_low_frac`` to ``f_high_frac`` x Nyquist: mean power per bin."""
     B, Fb, T = p.shape
     cum = torch.cat([p.new_zeros(B, 1, T), p.cumsum(1)], 1)  # cum[j] = power below edge (j - 0.5) bins
-    lo = f_low_frac * (Fb - 1)
-    edges = lo * ((Fb - 1) / lo) ** (torch.arange(n_rows + 1, dtype=torch.float64) / n_rows) + 0.5
+    lo, hi = f_low_frac * (Fb - 1), f_high_frac * (Fb - 1)
+    edges = lo * (hi / lo) ** (torch.arange(n_rows + 1, dtype=torch.float64) / n_rows) + 0.5
     edges = edges.clamp(0, Fb)
     j0 = edges.floor().long().clamp(max=Fb - 1)
     w = (edges - j0).float()[None, :, None]
@@ -136,16 +166,18 @@ def _log_rows(p: Tensor, n_rows: int, f_low_frac: float) -> Tensor:
     return (c[:, 1:] - c[:, :-1]) / width
 
 
-def spectrogram(x: Tensor, image_size: int, stft: STFTConfig = STFTConfig()) -> Tensor:
+def spectrogram(x: Tensor, image_size: int, stft: STFTConfig = STFTConfig(), sample_rate: float = 200_000.0) -> Tensor:
     """Spectrogram images in [0, 1].
 
-    Power STFT -> antialiased resize to ``image_size x image_size`` -> dB -> floor at
-    ``max - top_db`` -> per-sample min-max to [0, 1].
+    Power STFT -> antialiased resize to ``image_size x image_size`` over the band
+    ``stft.band(sample_rate)`` -> dB -> floor at ``max - top_db`` -> per-sample min-max to
+    [0, 1].
 
     Args:
         x: float ``(B, L)`` recordings.
         image_size: output side in pixels.
         stft: the STFT configuration.
+        sample_rate: samples per second of ``x`` (the simulator's 200 kHz by default).
 
     Returns:
         float32 ``(B, 1, image_size, image_size)``, each image's minimum 0 and maximum 1
@@ -153,14 +185,18 @@ def spectrogram(x: Tensor, image_size: int, stft: STFTConfig = STFTConfig()) -> 
     """
     if not torch.isfinite(x).all():
         raise ValueError("recordings contain NaN or infinite samples")
+    check_stft(stft, sample_rate, x.shape[-1])
     p = power_spectrogram(x, stft)
+    nyq = sample_rate / 2
+    lo, hi = stft.band(sample_rate)
     if stft.freq_scale == "log":
         p = F.interpolate(p.unsqueeze(1), size=(p.shape[1], image_size), mode="bilinear", align_corners=False,
                           antialias=True)[:, 0]  # time axis only
-        p = _log_rows(p, image_size, stft.log_min).unsqueeze(1)
+        p = _log_rows(p, image_size, lo / nyq, hi / nyq).unsqueeze(1)
     else:
-        p = F.interpolate(p.unsqueeze(1), size=(image_size, image_size), mode="bilinear", align_corners=False,
-                          antialias=True)
+        top = min(p.shape[1], int(round(hi / nyq * (p.shape[1] - 1))) + 1)  # bins up to f_max_hz
+        p = F.interpolate(p[:, :top].unsqueeze(1), size=(image_size, image_size), mode="bilinear",
+                          align_corners=False, antialias=True)
     db = 10 * torch.log10(p.clamp(min=1e-30))
     top = db.amax(dim=(2, 3), keepdim=True)
     db = torch.maximum(db, top - stft.top_db)

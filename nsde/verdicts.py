@@ -1,0 +1,304 @@
+"""The book's conclusions as sentences, computed from comparisons (never typed in).
+
+Every verdict a chapter prints comes from a function here, tested on hand-made inputs
+whose right answer is known (``tests/test_verdicts.py``). The functions take the outputs
+of :mod:`nsde.compare` (a ``"higher" / "lower" / "no difference"`` outcome per setting,
+with the interval of the difference) or plain numbers, and return Markdown prose that
+chapters display with ``IPython.display.Markdown``, so that conclusions wrap and read as
+text.
+
+Vocabulary of a claim of the paper, from the outcomes over its settings (intensities or
+budgets):
+
+* **holds**: the NSDE is better at every setting;
+* **holds in part**: better at some, worse at none;
+* **is mixed**: better at some, worse at others;
+* **does not hold**: worse at some, better at none;
+* **is not supported**: no difference at any setting.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import pandas as pd
+
+from nsde.stats import Interval
+
+__all__ = ["english_list", "claim_word", "count_outcomes", "comparison_sentence", "claim_sentence",
+           "difference_phrase", "noise_sources_sentence", "adaptive_sentence", "masking_sentence",
+           "stability_sentence", "correlation_sentence", "reliability_sentence", "reliability_overall",
+           "data_size_sentence", "accuracy_cost_sentence"]
+
+
+def english_list(items: Sequence[str], conjunction: str = "and", serial: bool = False) -> str:
+    """``[] -> ""``, ``[a] -> "a"``, ``[a, b] -> "a and b"``, ``[a, b, c] -> "a, b and c"``
+    (``"a, b, and c"`` with ``serial=True``, for lists of clauses)."""
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    comma = "," if serial and len(items) > 2 else ""
+    return f"{', '.join(items[:-1])}{comma} {conjunction} {items[-1]}"
+
+
+def _other(k: int) -> str:
+    return "the other one" if k == 1 else f"the other {k}"
+
+
+def _fmt(v: float) -> str:
+    return f"{v:g}"
+
+
+def count_outcomes(outcomes: Sequence[str]) -> tuple[int, int, int]:
+    """``(higher, lower, no difference)`` counts."""
+    outcomes = list(outcomes)
+    bad = set(outcomes) - {"higher", "lower", "no difference"}
+    if bad:
+        raise ValueError(f"outcomes must be 'higher', 'lower' or 'no difference', but found {sorted(bad)}")
+    return outcomes.count("higher"), outcomes.count("lower"), outcomes.count("no difference")
+
+
+def claim_word(outcomes: Sequence[str]) -> str:
+    """The verdict on a claim that the subject is *higher*, from its outcomes (module docstring)."""
+    higher, lower, _ = count_outcomes(outcomes)
+    n = len(list(outcomes))
+    if n == 0:
+        raise ValueError("no outcomes to judge")
+    if higher == n:
+        return "holds"
+    if higher and not lower:
+        return "holds in part"
+    if higher and lower:
+        return "is mixed"
+    if lower:
+        return "does not hold"
+    return "is not supported"
+
+
+def _at(k: int, n: int, values: Sequence[float], unit: str, units: str) -> str:
+    if k == 0:
+        return "at none"
+    where = f" ({english_list([_fmt(v) for v in values])})" if k < n else ""
+    return f"at {k} of {n} {unit if n == 1 else units}{where}" if k < n else \
+        (f"at the {unit}" if n == 1 else f"at all {n} {units}")
+
+
+def comparison_sentence(subject: str, reference: str, comparison: pd.DataFrame, *, unit: str = "intensity",
+                        units: str = "intensities", higher: str = "more accurate than",
+                        lower: str = "less accurate than") -> str:
+    """One sentence counting where ``subject`` is above, below or level with ``reference``.
+
+    Args:
+        subject, reference: the compared models, as the reader should read them.
+        comparison: a :func:`nsde.compare.compare_tables` result (index: the settings,
+            column ``outcome``).
+        unit, units: the setting's name, singular and plural.
+        higher, lower: the relation words.
+
+    Example:
+        ``"The NSDE is more accurate than the baseline at 2 of 8 intensities (0.05 and
+        0.1), less accurate at none, and not distinguishable at the other 6."``
+    """
+    out = comparison["outcome"].tolist()
+    idx = list(comparison.index)
+    n = len(out)
+    hi = [v for v, o in zip(idx, out) if o == "higher"]
+    lo = [v for v, o in zip(idx, out) if o == "lower"]
+    rest = n - len(hi) - len(lo)
+    parts = [f"{higher} {reference} {_at(len(hi), n, hi, unit, units)}",
+             f"{lower} it {_at(len(lo), n, lo, unit, units)}"]
+    if rest:
+        parts.append("not distinguishable " + (f"at {_other(rest)}" if rest < n else
+                                               ("at the " + unit if n == 1 else f"at any of the {n} {units}")))
+    return f"{subject} is {english_list(parts, serial=True)}."
+
+
+def claim_sentence(claim: str, subject: str, reference: str, comparison: pd.DataFrame, **kwargs) -> str:
+    """``"The paper's claim that <claim> **holds in part** here: <comparison sentence>"``."""
+    word = claim_word(comparison["outcome"].tolist())
+    return f"The paper's claim that {claim} **{word}** here: {comparison_sentence(subject, reference, comparison, **kwargs)}"
+
+
+def difference_phrase(iv: Interval, unit: str = "points", scale: float = 100.0, digits: int = 1) -> str:
+    """``"+4.2 points [1.1, 7.5]"`` for a difference of fractions (``scale=100``)."""
+    return (f"{scale * iv.estimate:+.{digits}f} {unit} [{scale * iv.low:+.{digits}f}, "
+            f"{scale * iv.high:+.{digits}f}]")
+
+
+def _direction(iv: Interval) -> str:
+    return "higher" if iv.low > 0 else "lower" if iv.high < 0 else "no difference"
+
+
+def _effect(iv: Interval) -> str:
+    d = _direction(iv)
+    return (f"raises accuracy by {difference_phrase(iv)}" if d == "higher" else
+            f"lowers accuracy by {difference_phrase(iv)}" if d == "lower" else
+            f"makes no difference we can detect ({difference_phrase(iv)})")
+
+
+def _relation(iv: Interval) -> str:
+    return {"higher": "more accurate than", "lower": "less accurate than",
+            "no difference": "not distinguishable from"}[_direction(iv)]
+
+
+def noise_sources_sentence(training: Interval, test_time: Interval, total: Interval, *, condition: str) -> str:
+    """Which noise helps: training with noise (NSDE noise off vs baseline), test-time noise
+    (NSDE ensemble vs its own noise-off network), or both (ensemble vs baseline).
+
+    Args:
+        training: accuracy difference NSDE with noise off minus baseline.
+        test_time: NSDE ensemble (noise on) minus the same NSDE with noise off.
+        total: NSDE ensemble minus baseline.
+        condition: where they were measured, e.g. ``"under white noise of std 0.1"``.
+    """
+    return (f"{condition[0].upper() + condition[1:]}: training with noise {_effect(training)}; keeping the noise "
+            f"on at test time {_effect(test_time)}; the NSDE ensemble is {_relation(total)} the baseline "
+            f"({difference_phrase(total)}).")
+
+
+def adaptive_sentence(comparison: pd.DataFrame, *, attack: str, subject: str = "the NSDE ensemble") -> str:
+    """Does the adaptive attack lower ``subject``'s accuracy below the non-adaptive one's?
+
+    Args:
+        comparison: :func:`nsde.compare.compare_tables` of the adaptive against the
+            non-adaptive table on the same images (``difference`` = adaptive minus
+            non-adaptive, by budget).
+        attack: the adaptive attack's name.
+    """
+    out = comparison["outcome"].tolist()
+    n = len(out)
+    lower = [v for v, o in zip(comparison.index, out) if o == "lower"]
+    higher = [v for v, o in zip(comparison.index, out) if o == "higher"]
+    if len(lower) == n:
+        head = f"{attack} lowers {subject}'s accuracy at every budget"
+    elif lower:
+        head = f"{attack} lowers {subject}'s accuracy at {len(lower)} of {n} budgets ({english_list(map(_fmt, lower))})"
+    else:
+        head = f"{attack} does not lower {subject}'s accuracy at any budget beyond the scoring noise"
+    worst = comparison["difference"].idxmin()
+    tail = (f"; the largest drop is {-100 * comparison.loc[worst, 'difference']:.1f} points at eps {_fmt(worst)}"
+            if comparison.loc[worst, "difference"] < 0 else "")
+    warn = (f". It is *weaker* than the non-adaptive attack at {english_list(map(_fmt, higher))}, which points to a "
+            "problem in the attack, not to robustness" if higher else "")
+    return f"{head}{tail}{warn}."
+
+
+def masking_sentence(checks: pd.DataFrame, attack: str) -> str:
+    """One sentence on the gradient-masking checks of one attack (from :func:`nsde.attacks.masking_checks`)."""
+    tested = checks[checks["passed"].notna()]
+    failed = tested[tested["passed"] == False]  # noqa: E712  (a column of bools and None)
+    untested = checks[checks["passed"].isna()]
+    if len(tested) == 0:
+        return f"No gradient-masking check could be run on {attack}."
+    if failed.empty:
+        msg = f"{attack} passes all {len(tested)} gradient-masking checks run"
+    else:
+        names = english_list([f"'{c}'" for c in failed["check"]])
+        msg = (f"{attack} **fails** {len(failed)} of {len(tested)} gradient-masking checks ({names}): its "
+               "accuracies are an upper bound, not a measure of robustness")
+    if len(untested):
+        msg += f" ({len(untested)} not applicable at these budgets)"
+    return msg + "."
+
+
+def stability_sentence(difference: Interval, *, measure: str, lower_is_stable: bool, subject: str = "the NSDE",
+                       reference: str = "the baseline", paper: str | None = None) -> str:
+    """Is ``subject``'s attribution more stable than ``reference``'s under one measure?
+
+    Args:
+        difference: per-image mean of (subject - reference) of the measure.
+        measure: its name.
+        lower_is_stable: whether a lower value means more stable (the log change) or higher
+            (top-k overlap, Spearman).
+        paper: what the paper reports, appended when given.
+    """
+    d = _direction(difference)
+    if d == "no difference":
+        verdict = f"not distinguishable between {subject} and {reference}"
+    else:
+        more = (d == "lower") == lower_is_stable
+        verdict = f"{'more' if more else 'less'} stable for {subject} than for {reference}"
+    text = (f"By the {measure}, attributions are {verdict} (difference {subject} minus {reference}: "
+            f"{difference.estimate:+.3f} [{difference.low:+.3f}, {difference.high:+.3f}], {difference.n} images)")
+    return text + (f"; the paper reports {paper}." if paper else ".")
+
+
+def correlation_sentence(rho: float, p: float, n: int, *, x: str = "SRS", y: str = "mean robust accuracy",
+                         claim: str = "higher SRS, more robust") -> str:
+    """A rank correlation across models, its strength, and what it says about a claim."""
+    if n < 3:
+        raise ValueError(f"a rank correlation needs at least 3 models, but found {n}")
+    if rho != rho:  # NaN
+        return f"Across the {n} models the {x} or the {y} does not vary, so no rank correlation can be computed."
+    strength = "strong" if abs(rho) >= 0.7 else "moderate" if abs(rho) >= 0.4 else "weak"
+    direction = "positive" if rho > 0 else "negative"
+    verdict = (f"agrees with the claim ({claim})" if rho >= 0.4 else
+               f"runs against the claim ({claim})" if rho <= -0.4 else "gives no support to the claim "
+               f"({claim})")
+    chance = "could easily arise by chance" if p > 0.1 else "would arise by chance in few orderings of the models"
+    return (f"Across the {n} models the Spearman rank correlation of {x} with {y} is {rho:+.2f}, a {strength} "
+            f"{direction} association, which {verdict}. An ordering this strong {chance} (exact permutation "
+            f"p = {p:.2f}; with {n} models the smallest possible p is {2 / math.factorial(n):.3f}).")
+
+
+def reliability_sentence(model: str, condition: str, auroc: Interval, vs_msp: Interval, n_incorrect: int) -> str:
+    """ABC's AUROC for telling right from wrong predictions, against chance and against MSP."""
+    if auroc.estimate != auroc.estimate:
+        return f"{model}, {condition}: all {auroc.n} predictions are right (or all wrong), so AUROC is undefined."
+    chance = ("above chance" if auroc.low > 0.5 else "below chance" if auroc.high < 0.5
+              else "not distinguishable from chance")
+    msp = "better than" if vs_msp.low > 0 else "worse than" if vs_msp.high < 0 else "not distinguishable from"
+    return (f"{model}, {condition}: ABC's AUROC {auroc.estimate:.2f} [{auroc.low:.2f}, {auroc.high:.2f}] is "
+            f"{chance} and {msp} the maximum softmax probability (difference {vs_msp.estimate:+.2f} "
+            f"[{vs_msp.low:+.2f}, {vs_msp.high:+.2f}]); {n_incorrect} of {auroc.n} predictions are wrong.")
+
+
+def reliability_overall(differences: Sequence[Interval]) -> str:
+    """The verdict on open question 2 from ABC-minus-MSP AUROC differences over settings."""
+    defined = [d for d in differences if d.estimate == d.estimate]
+    if not defined:
+        return ("No setting has both right and wrong predictions among these images, so this run cannot say "
+                "whether ABC signals reliability.")
+    better = sum(d.low > 0 for d in defined)
+    worse = sum(d.high < 0 for d in defined)
+    tail = ("on this evidence ABC adds reliability information beyond the softmax." if better > worse else
+            "on this evidence ABC is a weaker reliability signal than the softmax." if worse > better else
+            "on this evidence ABC is not distinguishable from the softmax as a reliability signal.")
+    return (f"ABC ranks predictions significantly better than the softmax in {better} and worse in {worse} of "
+            f"{len(defined)} settings; {tail}")
+
+
+def data_size_sentence(table: pd.DataFrame, intensity: float) -> str:
+    """The less-data verdict at one input-noise level, from :func:`nsde.data_size.data_size_table`."""
+    rows = table[table["intensity"] == intensity].sort_values("train images")
+    if rows.empty:
+        raise ValueError(f"the table has no rows at intensity {intensity}")
+    what = "clean test images" if intensity == 0 else f"white input noise of std {_fmt(intensity)}"
+    better = rows.loc[rows["difference low"] > 0, "train images"].tolist()
+    worse = rows.loc[rows["difference high"] < 0, "train images"].tolist()
+    n = len(rows)
+    parts = []
+    if better:
+        parts.append(f"better with {english_list(map(str, better))} training images")
+    if worse:
+        parts.append(f"worse with {english_list(map(str, worse))}")
+    same = n - len(better) - len(worse)
+    if same:
+        where = ("the other size" if same == 1 else f"the other {same} sizes") if parts else \
+            ("the one size" if same == 1 else f"any of the {same} sizes")
+        parts.append(f"not distinguishable at {where}")
+    small, full = rows.iloc[0], rows.iloc[-1]
+    trend = (f" From {int(full['train images'])} to {int(small['train images'])} training images the baseline "
+             f"changes by {100 * (small['baseline'] - full['baseline']):+.1f} points and the NSDE by "
+             f"{100 * (small['nsde'] - full['nsde']):+.1f}." if n > 1 else "")
+    return f"On {what} the NSDE is {english_list(parts, serial=True)}.{trend}"
+
+
+def accuracy_cost_sentence(difference: Interval, *, paper_difference: float, seeds: tuple[int, int]) -> str:
+    """Table 1: what the noise costs in clean accuracy, beside the paper's difference (points)."""
+    d = _direction(difference)
+    what = {"higher": "gains", "lower": "loses", "no difference": "shows no clean-accuracy cost we can detect"}[d]
+    head = (f"The NSDE (noise on) {what} " + (f"{abs(100 * difference.estimate):.1f} points of clean accuracy"
+                                             if d != "no difference" else ""))
+    return (f"{head.rstrip()} against the baseline: {difference_phrase(difference)} over {seeds[0]} and {seeds[1]} "
+            f"training seeds and {difference.n} test images; the paper reports {paper_difference:+.2f} points.")

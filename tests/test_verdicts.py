@@ -1,0 +1,147 @@
+"""nsde.verdicts: the book's conclusions, on hand-made inputs whose right answer is known."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from nsde import verdicts as vd
+from nsde.compare import compare_tables
+from nsde.stats import Interval
+
+
+def _cmp(outcomes: dict, unit="intensity") -> pd.DataFrame:
+    d = {"higher": 0.1, "lower": -0.1, "no difference": 0.0}
+    return pd.DataFrame({unit: list(outcomes), "difference": [d[o] for o in outcomes.values()],
+                         "low": [d[o] - 0.05 if o != "no difference" else -0.05 for o in outcomes.values()],
+                         "high": [d[o] + 0.05 if o != "no difference" else 0.05 for o in outcomes.values()],
+                         "outcome": list(outcomes.values())}).set_index(unit)
+
+
+def test_english_lists():
+    assert vd.english_list([]) == "" and vd.english_list(["a"]) == "a"
+    assert vd.english_list(["a", "b"]) == "a and b" and vd.english_list(["a", "b", "c"]) == "a, b and c"
+
+
+@pytest.mark.parametrize("outcomes, word", [
+    (["higher"] * 3, "holds"),
+    (["higher", "no difference", "no difference"], "holds in part"),
+    (["higher", "lower", "no difference"], "is mixed"),
+    (["lower", "no difference"], "does not hold"),
+    (["no difference"] * 4, "is not supported"),
+])
+def test_claim_words(outcomes, word):
+    assert vd.claim_word(outcomes) == word
+
+
+def test_claim_words_reject_nonsense():
+    with pytest.raises(ValueError, match="outcomes must be"):
+        vd.claim_word(["better"])
+    with pytest.raises(ValueError, match="no outcomes"):
+        vd.claim_word([])
+
+
+def test_a_paired_difference_that_excludes_zero_reads_higher_and_one_that_straddles_reads_no_difference():
+    a = pd.DataFrame({"eps": [0.1, 0.2], "accuracy": [0.9, 0.5], "low": 0, "high": 1})
+    b = a.copy()
+    a.attrs["correct"] = {0.1: (1.0,) * 90 + (0.0,) * 10, 0.2: (1.0, 0.0) * 50}
+    b.attrs["correct"] = {0.1: (1.0,) * 50 + (0.0,) * 50, 0.2: (0.0, 1.0) * 50}
+    cmp = compare_tables(a, b, "eps")
+    assert cmp["outcome"].tolist() == ["higher", "no difference"]
+    text = vd.claim_sentence("the NSDE is more robust", "The NSDE", "the baseline", cmp, unit="budget", units="budgets")
+    assert text == ("The paper's claim that the NSDE is more robust **holds in part** here: The NSDE is more accurate "
+                    "than the baseline at 1 of 2 budgets (0.1), less accurate than it at none, and not "
+                    "distinguishable at the other one.")
+
+
+def test_comparison_sentences_read_as_english_at_the_edges():
+    none = vd.comparison_sentence("The NSDE", "the baseline", _cmp({0.05: "no difference", 0.1: "no difference"}))
+    assert none == ("The NSDE is more accurate than the baseline at none, less accurate than it at none, and not "
+                    "distinguishable at any of the 2 intensities.")
+    assert "(-)" not in none and "at 0 " not in none
+    every = vd.comparison_sentence("The NSDE", "the baseline", _cmp({0.05: "higher", 0.1: "higher", 0.2: "higher"}))
+    assert every == "The NSDE is more accurate than the baseline at all 3 intensities and less accurate than it at none."
+    mixed = vd.comparison_sentence("X", "Y", _cmp({0.05: "higher", 0.1: "lower", 0.15: "lower", 0.2: "no difference"}))
+    assert mixed == ("X is more accurate than Y at 1 of 4 intensities (0.05), less accurate than it at 2 of 4 "
+                     "intensities (0.1 and 0.15), and not distinguishable at the other one.")
+    one = vd.comparison_sentence("X", "Y", _cmp({0.1: "lower"}, "eps"), unit="budget", units="budgets")
+    assert one == "X is more accurate than Y at none and less accurate than it at the budget."
+
+
+def test_difference_and_noise_sources():
+    up, flat, down = Interval(0.05, 0.02, 0.08, 100), Interval(0.0, -0.02, 0.03, 100), Interval(-0.04, -0.07, -0.01, 100)
+    assert vd.difference_phrase(up) == "+5.0 points [+2.0, +8.0]"
+    text = vd.noise_sources_sentence(up, flat, down, condition="under white noise of std 0.1")
+    assert text.startswith("Under white noise of std 0.1: training with noise raises accuracy by +5.0 points")
+    assert "keeping the noise on at test time makes no difference we can detect (+0.0 points" in text
+    assert text.endswith("the NSDE ensemble is less accurate than the baseline (-4.0 points [-7.0, -1.0]).")
+
+
+def test_adaptive_attack_sentences():
+    stronger = pd.DataFrame({"difference": [-0.2, -0.1], "low": [-0.3, -0.15], "high": [-0.1, -0.05],
+                             "outcome": ["lower", "lower"]}, index=pd.Index([0.05, 0.1], name="eps"))
+    assert vd.adaptive_sentence(stronger, attack="EOT-10") == (
+        "EOT-10 lowers the NSDE ensemble's accuracy at every budget; the largest drop is 20.0 points at eps 0.05.")
+    useless = stronger.assign(difference=[0.0, 0.01], low=[-0.02, -0.01], high=[0.02, 0.03],
+                              outcome=["no difference", "no difference"])
+    assert vd.adaptive_sentence(useless, attack="EOT-10").startswith(
+        "EOT-10 does not lower the NSDE ensemble's accuracy at any budget beyond the scoring noise")
+    weaker = useless.assign(outcome=["no difference", "higher"])
+    assert "*weaker* than the non-adaptive attack at 0.1" in vd.adaptive_sentence(weaker, attack="EOT-10")
+
+
+def test_masking_sentence():
+    ok = pd.DataFrame({"check": ["a", "b", "c"], "passed": [True, True, None]})
+    assert vd.masking_sentence(ok, "EOT") == "EOT passes all 2 gradient-masking checks run (1 not applicable at these budgets)."
+    bad = pd.DataFrame({"check": ["white-box minus transfer accuracy", "b"], "passed": [False, True]})
+    assert "**fails** 1 of 2 gradient-masking checks ('white-box minus transfer accuracy')" in vd.masking_sentence(bad, "X")
+
+
+def test_stability_sentence_respects_the_measure_direction():
+    lower = Interval(-0.1, -0.2, -0.05, 24)
+    assert "more stable for the NSDE" in vd.stability_sentence(lower, measure="log change", lower_is_stable=True)
+    assert "less stable for the NSDE" in vd.stability_sentence(lower, measure="top-k overlap", lower_is_stable=False)
+    flat = Interval(0.0, -0.1, 0.1, 24)
+    text = vd.stability_sentence(flat, measure="log change", lower_is_stable=True, paper="it smaller for the NSDE")
+    assert "not distinguishable between the NSDE and the baseline" in text and text.endswith(
+        "the paper reports it smaller for the NSDE.")
+
+
+def test_correlation_sentence():
+    text = vd.correlation_sentence(0.9, 0.02, 6)
+    assert "+0.90, a strong positive association, which agrees with the claim" in text
+    assert "smallest possible p is 0.003" in text
+    assert "runs against the claim" in vd.correlation_sentence(-0.5, 0.3, 4)
+    assert "gives no support" in vd.correlation_sentence(0.1, 0.9, 5)
+    assert "does not vary" in vd.correlation_sentence(float("nan"), 1.0, 3)
+    with pytest.raises(ValueError, match="at least 3"):
+        vd.correlation_sentence(1.0, 0.0, 2)
+
+
+def test_reliability_sentences():
+    good, vs = Interval(0.8, 0.7, 0.9, 50), Interval(-0.1, -0.2, -0.02, 50)
+    text = vd.reliability_sentence("Baseline", "clean", good, vs, 10)
+    assert "0.80 [0.70, 0.90] is above chance and worse than the maximum softmax probability" in text
+    assert vd.reliability_overall([vs, vs, Interval(0.0, -0.1, 0.1, 50)]).startswith(
+        "ABC ranks predictions significantly better than the softmax in 0 and worse in 2 of 3 settings; on this "
+        "evidence ABC is a weaker")
+    nan = float("nan")
+    assert "cannot say" in vd.reliability_overall([Interval(nan, nan, nan, 5)])
+
+
+def test_data_size_sentence():
+    table = pd.DataFrame({"intensity": [0.0, 0.0, 0.0], "train images": [560, 1120, 2240],
+                          "baseline": [0.6, 0.7, 0.75], "nsde": [0.55, 0.72, 0.8],
+                          "difference low": [-0.08, -0.01, 0.01], "difference high": [-0.02, 0.05, 0.09]})
+    text = vd.data_size_sentence(table, 0.0)
+    assert text == ("On clean test images the NSDE is better with 2240 training images, worse with 560, and not "
+                    "distinguishable at the other size. From 2240 to 560 training images the baseline changes "
+                    "by -15.0 points and the NSDE by -25.0.")
+    with pytest.raises(ValueError, match="no rows at intensity 0.5"):
+        vd.data_size_sentence(table, 0.5)
+
+
+def test_accuracy_cost_sentence():
+    text = vd.accuracy_cost_sentence(Interval(-0.03, -0.05, -0.01, 480), paper_difference=-4.32, seeds=(3, 3))
+    assert text == ("The NSDE (noise on) loses 3.0 points of clean accuracy against the baseline: -3.0 points "
+                    "[-5.0, -1.0] over 3 and 3 training seeds and 480 test images; the paper reports -4.32 points.")
+    assert "shows no clean-accuracy cost we can detect against" in vd.accuracy_cost_sentence(
+        Interval(0.0, -0.02, 0.02, 480), paper_difference=-4.32, seeds=(1, 1))
