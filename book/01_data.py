@@ -21,17 +21,16 @@
 # This chapter therefore builds the dataset from a **simulator** of that experiment
 # (`nsde.data`), states every choice the paper leaves open, and checks the simulator
 # against the physics it claims: harmonic content of each waveform, SNR at each sensor.
-# The loaders `load_hdf5_folder` (ORNL's layout: one HDF5 file per recording, one dataset
-# per sensor, labels in a CSV) and `load_ts` (UCR/UEA `.ts` files) feed real recordings
-# through the same pipeline, so every later chapter runs unchanged on real data.
+# Every chapter gets its data from one entry point, `nsde.data.load_dataset`, named by the
+# profile's `dataset` setting: the simulator (`harmonic`), the real appliance recordings of
+# PLAID (`plaid`, the subject of its own chapter), or your own `.ts` or HDF5 recordings (see
+# "Run the book on your own recordings"). The last section of this chapter shows the data
+# this copy of the book was built on.
 
 # %% tags=["parameters"]
 profile = "quick"
-seed = 0
-n_per_class = 24
-image_size = 32
 
-# %%
+# %% tags=["hide-input"]
 import math
 import time
 
@@ -40,12 +39,19 @@ import pandas as pd
 import torch
 
 from nsde.data import (CLASS_NAMES, LOCATION_NAMES, WAVEFORMS, DataConfig, class_members, harmonic_amplitudes,
-                       load_splits, measure_snr, plot_class_waveforms, plot_gallery, plot_sensors)
+                       load_dataset, measure_snr, plot_class_waveforms, plot_gallery, plot_sensors)
+from nsde.profiles import get_profile
+from nsde.runtime import configure
 
-cfg = DataConfig(n_per_class=n_per_class, image_size=image_size, seed=seed)
+P = get_profile(profile)
+configure(P.seed)
+cfg = DataConfig(n_per_class=P.n_per_class, image_size=P.image_size, seed=P.seed)
 sim, stft = cfg.simulator, cfg.stft
-print(f"profile {profile}: {len(CLASS_NAMES)} classes x {n_per_class} = {len(CLASS_NAMES) * n_per_class} samples, "
-      f"{image_size}x{image_size} images, seed {seed}")  # NBVAL_CHECK_OUTPUT
+P.describe(["dataset", "seed", "n_per_class", "image_size"])
+
+# %%
+print(f"simulator at profile {profile}: {len(CLASS_NAMES)} classes x {P.n_per_class} = "
+      f"{len(CLASS_NAMES) * P.n_per_class} samples, {P.image_size}x{P.image_size} images")  # NBVAL_CHECK_OUTPUT
 
 # %% [markdown]
 # ## Sixteen classes: the subsets of four waveforms
@@ -87,7 +93,7 @@ print(classes.to_string())  # NBVAL_CHECK_OUTPUT
 # shows the first 5 ms of one sample of every class (the whole window is 41 ms).
 
 # %%
-fig = plot_class_waveforms(sim, seed=seed, duration_ms=5)
+fig = plot_class_waveforms(sim, seed=P.seed, duration_ms=5)
 plt.show()
 
 # %% [markdown]
@@ -145,7 +151,7 @@ print(locs.to_string())  # NBVAL_CHECK_OUTPUT
 # low-pass removes the upper harmonics.
 
 # %%
-fig = plot_sensors(15, sim, seed=seed, image_size=max(image_size, 64), stft=stft)
+fig = plot_sensors(15, sim, seed=P.seed, image_size=max(P.image_size, 64), stft=stft)
 plt.show()
 
 # %% [markdown]
@@ -155,7 +161,7 @@ plt.show()
 # the jitter's standard error (2 dB / sqrt(64) = 0.25 dB).
 
 # %%
-snr = measure_snr(64, seed=seed, config=sim)
+snr = measure_snr(64, seed=P.seed, config=sim)
 snr_table = pd.DataFrame({
     "location": list(LOCATION_NAMES),
     "SNR set (dB)": sim.snr_db,
@@ -196,14 +202,14 @@ print(snr_table.to_string())  # NBVAL_CHECK_OUTPUT
 
 # %%
 n_freq, n_frames = stft.grid(sim.window)
-f_lo, nyq = stft.log_min * sim.sample_rate / 2, sim.sample_rate / 2
+(f_lo, f_hi), nyq = stft.band(sim.sample_rate), sim.sample_rate / 2
 stft_table = pd.DataFrame({
     "value": [f"{sim.sample_rate / 1e3:g} kHz", f"{sim.window} samples ({sim.window / sim.sample_rate * 1e3:.1f} ms)",
               f"{stft.n_fft} (Hann)", f"{stft.hop}", f"{sim.sample_rate / stft.n_fft:.0f} Hz",
               f"{stft.n_fft / sim.sample_rate * 1e3:.2f} ms", f"{n_freq} x {n_frames}",
-              f"{image_size} x {image_size}", f"{stft.freq_scale}, {f_lo / 1e3:g}-{nyq / 1e3:g} kHz",
-              f"{(nyq / f_lo) ** (1 / image_size):.3f}",
-              f"{sim.window / sim.sample_rate * 1e3 / image_size:.2f} ms", f"{stft.top_db:g} dB"],
+              f"{P.image_size} x {P.image_size}", f"{stft.freq_scale}, {f_lo / 1e3:g}-{f_hi / 1e3:g} kHz",
+              f"{(f_hi / f_lo) ** (1 / P.image_size):.3f}",
+              f"{sim.window / sim.sample_rate * 1e3 / P.image_size:.2f} ms", f"{stft.top_db:g} dB"],
 }, index=["sample rate", "window", "n_fft", "hop", "bin width", "frame length", "STFT grid (bins x frames)",
           "image", "frequency axis", "frequency ratio per row", "ms per image column", "dynamic range"])
 print(stft_table.to_string())  # NBVAL_CHECK_OUTPUT
@@ -217,11 +223,11 @@ print(stft_table.to_string())  # NBVAL_CHECK_OUTPUT
 # %%
 from nsde.data import STFTConfig, frequency_axis, simulate, spectrogram
 
-demo = simulate(torch.tensor([1, 2, 4, 8]), seed=seed, location=torch.zeros(4, dtype=torch.long), config=sim)
+demo = simulate(torch.tensor([1, 2, 4, 8]), seed=P.seed, location=torch.zeros(4, dtype=torch.long), config=sim)
 fig, axes = plt.subplots(2, 4, figsize=(10, 5))
 for r, scale in enumerate(("linear", "log")):
     st = STFTConfig(freq_scale=scale)
-    imgs = spectrogram(demo, 64, st)
+    imgs = spectrogram(demo, 64, st, sim.sample_rate)
     for c, ax in enumerate(axes[r]):
         ax.imshow(imgs[c, 0], origin="lower", cmap="magma", aspect="auto")
         frequency_axis(ax, 64, sim.sample_rate, st)
@@ -233,21 +239,28 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## The dataset and its splits
+# ## The simulated dataset and its splits
 #
-# `load_splits` simulates every sample, transforms it and caches the three splits under a
-# hash of the configuration, so the training chapter loads the same tensors. Each sample
-# is one recording window of one class **at one sensor location**: sample j of class c is
-# recorded at location (j + c) mod 6, so every class is seen equally often at every
-# location (to within one sample). The split is stratified per class, 70/15/15 (the
+# `load_dataset("harmonic", ...)` simulates every sample, transforms it and caches the three
+# splits under a hash of the configuration, so the training chapter loads the same tensors.
+# Each sample is one recording window of one class **at one sensor location**: sample j of
+# class c is recorded at location (j + c) mod 6, so every class is seen equally often at
+# every location (to within one sample). The split is stratified per class, 70/15/15 (the
 # paper's proportions; it names them training/testing/validation, we call the 15% used
 # for model selection "val" and keep "test" untouched), and within a class the samples
 # are dealt to the splits round-robin over the locations, so every split also sees every
 # location about equally often (the per-location accuracies of later chapters rest on it).
+#
+# **No recording in two splits.** Real recordings are often cut into several windows; if
+# windows of one recording landed in both the training and the test split, a model could be
+# scored on what it has already seen. Every sample therefore carries the recording it was
+# cut from (`meta["record"]`), the loaders split by recording (stratified by class), and
+# `Splits.table()` refuses a split in which a recording appears twice. Each simulated sample
+# is its own recording.
 
 # %%
 t0 = time.perf_counter()
-splits = load_splits(cfg)
+splits = load_dataset("harmonic", image_size=P.image_size, seed=P.seed, n_per_class=P.n_per_class)
 elapsed = time.perf_counter() - t0
 print(f"loaded in {elapsed:.1f} s (simulated on the first run, from the cache afterwards)")
 
@@ -281,7 +294,7 @@ print(by_loc.to_string())  # NBVAL_CHECK_OUTPUT
 # when the harmonics that tell them apart are gone).
 
 # %%
-fig = plot_gallery(splits.train, splits.class_names, per_class=4, sample_rate=splits.sample_rate, seed=seed,
+fig = plot_gallery(splits.train, splits.class_names, per_class=4, sample_rate=splits.sample_rate, seed=P.seed,
                    stft=stft)
 plt.show()
 
@@ -294,7 +307,7 @@ plt.show()
 fig, axes = plt.subplots(2, 8, figsize=(14, 4))
 for c, ax in enumerate(axes.flat):
     ax.imshow(splits.train.x[splits.train.y == c, 0].mean(0), origin="lower", cmap="magma", aspect="auto")
-    frequency_axis(ax, image_size, sim.sample_rate, stft, labels=c % 8 == 0)
+    frequency_axis(ax, P.image_size, sim.sample_rate, stft, labels=c % 8 == 0)
     ax.set_title(CLASS_NAMES[c].replace("+", "+\n"), fontsize=6)
     ax.tick_params(labelsize=5)
 axes[1, 0].set_xlabel("time (image column)", fontsize=7)
@@ -302,6 +315,18 @@ axes[1, 0].set_ylabel("frequency (kHz)", fontsize=7)
 fig.suptitle("Mean training spectrogram per class")
 fig.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## The data of this build
+#
+# The later chapters run on the data set the profile names (`dataset`). The table gives, per
+# split, the recordings and the samples cut from them, and it is computed only after
+# checking that no recording appears in two splits.
+
+# %%
+data = load_dataset(P.dataset, image_size=P.image_size, seed=P.seed, n_per_class=P.n_per_class)
+print(f"dataset {data.name!r}: {data.num_classes} classes, {data.info.get('split', 'stratified by class')}")
+print(data.table().to_string())  # NBVAL_CHECK_OUTPUT
 
 # %% [markdown]
 # ## What is faithful and what is ours

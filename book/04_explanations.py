@@ -27,56 +27,43 @@
 # **Noise mode.** A Neural SDE computes a random function. Integrated Gradients batches the
 # interpolation steps of an image into one forward pass, so it needs a deterministic
 # function: every NSDE quantity in this chapter (prediction, softmax, attributions, ABC's
-# mutated samples) is computed on **one fixed noise path** (noise mode `"on"`, `seed=0`: one
+# mutated samples) is computed on **one fixed noise path** (`noise="on"`, `noise_seed=0`: one
 # noise field broadcast over the batch). We use one path (`noise_paths=1`), not an average
 # over several: ABC and the stability measure then describe one well-defined function, the
 # one whose predictions are scored. The baseline has no noise.
 
 # %% tags=["parameters"]
 profile = "quick"
-seed = 0
-n_per_class = 24
-image_size = 32
-arch = "resnet10t"
-epochs = 4
-batch_size = 16
-lr = 0.002
-sigma = 0.1
-noise_shape = "brownian"
-variant_shapes = ["white"]
-n_seeds = 1
-attr_n_images = 8
-ig_steps = 8
-nt_samples = 2
-abc_samples = 10
-stability_perturbations = 1
 
-# %%
+# %% tags=["hide-input"]
 import time
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import torch
+from IPython.display import Markdown
 
 from nsde import attribution as at
 from nsde import confidence as cf
-from nsde import paper
-from nsde.cache import cached
-from nsde.data import DataConfig, load_splits
-from nsde.robustness import add_noise, eval_subset
-from nsde.runtime import seed_everything, set_threads
+from nsde import findings, paper, verdicts
+from nsde.compare import compare_scores
+from nsde.data import load_dataset
+from nsde.evaluation import eval_subset
+from nsde.profiles import get_profile
+from nsde.robustness import noisy_inputs
+from nsde.runtime import configure
+from nsde.stats import Interval, format_interval
 from nsde.training import train_zoo
 
-set_threads()
-seed_everything(seed)
+P = get_profile(profile)
+configure(P.seed)
 t_start = time.perf_counter()
-data_cfg = DataConfig(n_per_class=n_per_class, image_size=image_size, seed=seed)
-splits = load_splits(data_cfg)
-zoo = train_zoo(arch=arch, image_size=image_size, n_per_class=n_per_class, seed=seed, epochs=epochs,
-                batch_size=batch_size, lr=lr, sigma=sigma, noise_shape=noise_shape,
-                variant_shapes=variant_shapes, n_seeds=n_seeds)
-models = {"Baseline": zoo["baseline"][0], f"Neural SDE ({noise_shape})": zoo[f"nsde-{noise_shape}"][0]}
+data = load_dataset(P.dataset, image_size=P.image_size, seed=P.seed, n_per_class=P.n_per_class)
+zoo = train_zoo(data, P)
+models = {"Baseline": zoo["baseline"], f"Neural SDE ({P.noise_shape})": zoo[f"nsde-{P.noise_shape}"]}
 paper_names = dict(zip(models, ["ConvNeXt-Base", "Neural SDE"]))
+P.describe(["attr_n_images", "ig_steps", "nt_samples", "abc_samples", "stability_perturbations", "n_seeds"])
 
 # %% [markdown]
 # ## What is evaluated, at which scale
@@ -104,17 +91,17 @@ paper_names = dict(zip(models, ["ConvNeXt-Base", "Neural SDE"]))
 # variant is shown once for comparison.
 
 # %%
-x_eval, y_eval = eval_subset(splits.test.x, splits.test.y, attr_n_images, seed=seed)
+x_eval, y_eval = eval_subset(data.test.x, data.test.y, P.attr_n_images, seed=P.seed)
 n_stab = max(1, len(x_eval) // 2)
-ABC = dict(draw="categorical", n_features=0.25, floor=1e-3, n_samples=abc_samples)
+ABC = dict(draw="categorical", n_features=0.25, floor=1e-3, n_samples=P.abc_samples)
 NOISE_INTENSITY = 0.1  # additive white noise, std on [0, 1] spectrograms (as in chapter 3)
 STAB_EPS = 0.01  # perturbation std of the stability measure: NoiseTunnel's 0.01 of the paper
-NOISE_SEED = 0  # the NSDE's fixed noise path
-print(f"test split: {len(splits.test)} images; explained here: {len(x_eval)} "
-      f"({len(set(y_eval.tolist()))} classes)")
-print(f"IG steps {ig_steps}, NoiseTunnel samples {nt_samples} (std 0.01), ABC samples {abc_samples}, "
+PATH = dict(noise="on", noise_seed=0)  # the NSDE's fixed noise path
+print(f"test split: {len(data.test)} images; explained here: {len(x_eval)} "
+      f"({len(set(y_eval.tolist()))} classes), every measure on each of {P.n_seeds} training seeds per model")
+print(f"IG steps {P.ig_steps}, NoiseTunnel samples {P.nt_samples} (std 0.01), ABC samples {P.abc_samples}, "
       f"mutated fraction {ABC['n_features']}")
-print(f"stability: {n_stab} images x {stability_perturbations} perturbations, std {STAB_EPS}")
+print(f"stability: {n_stab} images x {P.stability_perturbations} perturbations, std {STAB_EPS}")
 print(f"noisy condition: white noise, std {NOISE_INTENSITY}")
 # NBVAL_CHECK_OUTPUT
 
@@ -129,43 +116,18 @@ print(f"noisy condition: white noise, std {NOISE_INTENSITY}")
 # class up, blue ones down (saliency is unsigned).
 
 # %%
-def first_of_each_class(y, k):
-    idx, seen = [], set()
-    for i, c in enumerate(y.tolist()):
-        if c not in seen:
-            idx.append(i)
-            seen.add(c)
-        if len(idx) == k:
-            break
-    return idx
-
-
-fig_idx = first_of_each_class(y_eval, 4)
+fig_idx = [int(np.flatnonzero(y_eval.numpy() == c)[0]) for c in list(dict.fromkeys(y_eval.tolist()))[:4]]
 x_fig, y_fig = x_eval[fig_idx], y_eval[fig_idx]
-
-
-def fig4_maps(trained):
-    cfg = {"key": trained.key, "data": data_cfg, "idx": fig_idx, "n": attr_n_images, "steps": ig_steps,
-           "nt": nt_samples, "noise_seed": NOISE_SEED, "v": 1}
-
-    def compute():
-        m = trained.model
-        with at.noise_path(m, NOISE_SEED), torch.no_grad():
-            m.eval()
-            pred = m(x_fig).argmax(1)
-        kw = dict(n_steps=ig_steps, noise_seed=NOISE_SEED, nt_samples=nt_samples, seed=seed)
-        return {meth: at.attribute(m, x_fig, pred, meth, **kw) for meth in at.METHODS}
-
-    return cached("explanations-fig4", cfg, compute)
-
-
+names = {"ig": "IG", "noisetunnel": "IG+NoiseTunnel", "saliency": "saliency"}
 maps = {}
-for name, trained in models.items():
-    short = "Baseline" if name.startswith("Baseline") else "NSDE"
-    for meth, a in fig4_maps(trained).items():
-        maps[f"{short}\n{ {'ig': 'IG', 'noisetunnel': 'IG+NoiseTunnel', 'saliency': 'saliency'}[meth]}"] = a
-at.plot_attributions(x_fig, maps, row_labels=[splits.class_names[c] for c in y_fig.tolist()],
-                     title="Fig. 4: input and attributions of the predicted class (shared colour scale)")
+for name, runs in models.items():
+    with at.explaining(runs[0].model, **PATH), torch.no_grad():
+        pred = runs[0].model(x_fig).argmax(1)
+    for meth, a in at.cached_attributions(runs[0], x_fig, pred, n_steps=P.ig_steps, nt_samples=P.nt_samples,
+                                          seed=P.seed, **PATH).items():
+        maps[f"{name.split(' ')[0]}\n{names[meth]}"] = a
+at.plot_attributions(x_fig, maps, row_labels=[data.class_names[c] for c in y_fig.tolist()],
+                     title="Fig. 4: input and attributions of the predicted class (first seed, shared colour scale)")
 plt.show()
 
 # %% [markdown]
@@ -181,32 +143,37 @@ plt.show()
 # first).
 
 # %%
-def stability(trained):
-    cfg = {"key": trained.key, "data": data_cfg, "n": attr_n_images, "n_stab": n_stab, "steps": ig_steps,
-           "p": stability_perturbations, "eps": STAB_EPS, "noise_seed": NOISE_SEED, "seed": seed, "v": 1}
-    return cached("explanations-stability", cfg, lambda: at.attribution_stability(
-        trained.model, x_eval[:n_stab], method="ig", n_perturbations=stability_perturbations, epsilon=STAB_EPS,
-        topk=0.1, seed=seed, n_steps=ig_steps, noise_seed=NOISE_SEED))
-
-
-stab = {name: stability(trained) for name, trained in models.items()}
-stab_summary = at.stability_summary(stab, seed=seed)
-stab_summary[["log_change", "topk", "spearman", "images"]]
+stab = {name: [at.cached_stability(t, x_eval[:n_stab], method="ig", n_perturbations=P.stability_perturbations,
+                                   epsilon=STAB_EPS, topk=0.1, seed=P.seed, n_steps=P.ig_steps, **PATH) for t in runs]
+        for name, runs in models.items()}
+summary = at.stability_summary({f"{name}, seed {i + 1}": t for name, tables in stab.items()
+                                for i, t in enumerate(tables)}, seed=P.seed)
+summary[["log_change", "topk", "spearman", "images"]]
 
 # %%
-at.plot_stability(stab)
+at.plot_stability({name: pd.concat(tables) for name, tables in stab.items()})
 plt.show()
-(b_name, n_name) = list(models)
-b_log, n_log = (stab[k].groupby("image")["log_change"].mean().to_numpy() for k in (b_name, n_name))
-from nsde.stats import bootstrap_interval  # noqa: E402
 
-diff = bootstrap_interval(n_log - b_log, seed=seed)  # paired: same images
-verdict = ("smaller (more stable) for the Neural SDE" if diff.high < 0 else
-           "larger (less stable) for the Neural SDE" if diff.low > 0 else
-           "not distinguishable between the two models")
-print(f"Mean per-image difference NSDE - baseline of the log attribution change: {diff.estimate:+.3f} "
-      f"[{diff.low:+.3f}, {diff.high:+.3f}] (95% paired bootstrap, {diff.n} images): the change is {verdict} "
-      f"on these images; the paper reports it smaller for the Neural SDE.")
+# %% [markdown]
+# **Verdict on the paper's stability claim**, per measure: the per-image mean over the
+# perturbations, for every seed of both models, compared on the same images (the interval
+# resamples seeds and images).
+
+# %%
+(b_name, n_name) = list(models)
+per_image = {name: {m: np.stack([t.groupby("image")[m].mean().to_numpy() for t in tables])
+                    for m in ("log_change", "topk", "spearman")} for name, tables in stab.items()}
+measures = {"log_change": ("log sum of attribution changes", True), "topk": ("top-10% overlap", False),
+            "spearman": ("Spearman rank correlation", False)}
+lines = [verdicts.stability_sentence(compare_scores(per_image[n_name][m], per_image[b_name][m], seed=P.seed),
+                                     measure=label, lower_is_stable=lower, subject="the NSDE",
+                                     paper="it smaller for the Neural SDE" if m == "log_change" else None)
+         for m, (label, lower) in measures.items()]
+log_diff = compare_scores(per_image[n_name]["log_change"], per_image[b_name]["log_change"], seed=P.seed)
+findings.record(profile, "fig4", data.name,
+                "NSDE more stable" if log_diff.high < 0 else "NSDE less stable" if log_diff.low > 0 else "no difference",
+                lines[0])
+Markdown("\n".join(f"- {line}" for line in lines))
 
 # %% [markdown]
 # ## Table 4: ABC on correct and incorrect predictions
@@ -216,44 +183,45 @@ print(f"Mean per-image difference NSDE - baseline of the log attribution change:
 # 95% bootstrap intervals (a dash when a group is empty), beside the paper's values.
 
 # %%
-def abc_eval(trained, condition, x, y, **over):
-    opts = {**ABC, **over}
-    cfg = {"key": trained.key, "data": data_cfg, "n": attr_n_images, "steps": ig_steps, "cond": condition,
-           "abc": opts, "noise_seed": NOISE_SEED, "seed": seed, "v": 1}
-    return cached("explanations-abc", cfg, lambda: cf.evaluate_abc(
-        trained.model, x, y, ig_steps=ig_steps, noise_seed=NOISE_SEED, seed=seed, **opts))
-
-
-noisy_x, _ = add_noise(x_eval, NOISE_INTENSITY, "white", generator=torch.Generator().manual_seed(seed + 1))
+(_, noisy_x, _), = noisy_inputs(x_eval, [NOISE_INTENSITY], "white", seed=P.seed + 1)
 conditions = {"clean": x_eval, f"white noise {NOISE_INTENSITY}": noisy_x}
-results = {(name, cond): abc_eval(trained, cond, xc, y_eval)
-           for name, trained in models.items() for cond, xc in conditions.items()}
+results = {(name, cond, i): cf.cached_abc(t, xc, y_eval, ig_steps=P.ig_steps, seed=P.seed, **ABC, **PATH)
+           for name, runs in models.items() for cond, xc in conditions.items() for i, t in enumerate(runs)}
 
 
-def fmt(iv):
-    return "-" if iv is None else f"{iv.estimate:.3f} [{iv.low:.3f}, {iv.high:.3f}] (n={iv.n})"
+def pooled(name, cond, key):
+    return torch.cat([results[(name, cond, i)][key] for i in range(len(models[name]))]).numpy()
 
 
 rows = []
 for name in models:
-    r = results[(name, "clean")]
-    s = cf.abc_summary(r["abc"].numpy(), r["correct"].numpy(), seed=seed)
+    s = cf.abc_summary(pooled(name, "clean", "abc"), pooled(name, "clean", "correct"), seed=P.seed)
     p4 = paper.TABLE4[paper_names[name]]
-    rows.append({"model": name, "accuracy": f"{r['correct'].float().mean():.3f}",
-                 "ABC correct (ours)": fmt(s["correct"]), "ABC incorrect (ours)": fmt(s["incorrect"]),
+    rows.append({"model": name, "accuracy": f"{pooled(name, 'clean', 'correct').mean():.3f}",
+                 "ABC correct (ours)": "-" if s["correct"] is None else format_interval(s["correct"], percent=False),
+                 "ABC incorrect (ours)": "-" if s["incorrect"] is None else format_interval(s["incorrect"], percent=False),
                  "ABC correct (paper)": p4["correct"], "ABC incorrect (paper)": p4["incorrect"]})
-table4 = pd.DataFrame(rows).set_index("model")
-table4
+print(f"{P.n_seeds} seeds x {len(x_eval)} images per model; mean ABC (the fraction of mutated samples whose "
+      "prediction survives) with 95% bootstrap intervals")
+pd.DataFrame(rows).set_index("model")
+
+# %%
+on_correct = cf.abc_on_correct(pooled(n_name, "clean", "abc"), pooled(n_name, "clean", "correct"),
+                               pooled(b_name, "clean", "abc"), pooled(b_name, "clean", "correct"), seed=P.seed)
+abc_text = verdicts.abc_sentence(*on_correct, paper=(paper.TABLE4["Neural SDE"]["correct"],
+                                                     paper.TABLE4["ConvNeXt-Base"]["correct"]))
+findings.record(profile, "table4", data.name, "ABC on correct: " + verdicts.short_difference(on_correct[2]), abc_text)
+Markdown(abc_text)
 
 # %% [markdown]
 # The published one-pixel variant (independent draws with probability `P_j`, about one
 # mutated pixel per sample), on the same clean images, for comparison:
 
 # %%
-published = {name: cf.abc_confidence(trained.model, x_eval, target=results[(name, "clean")]["pred"],
-                                     attributions=results[(name, "clean")]["attributions"], n_samples=abc_samples,
-                                     draw="bernoulli", n_features=1, noise_seed=NOISE_SEED, seed=seed)
-             for name, trained in models.items()}
+published = {name: cf.abc_confidence(runs[0].model, x_eval, target=results[(name, "clean", 0)]["pred"],
+                                     attributions=results[(name, "clean", 0)]["attributions"], n_samples=P.abc_samples,
+                                     draw="bernoulli", n_features=1, seed=P.seed, **PATH)
+             for name, runs in models.items()}
 pd.DataFrame({name: {"mean ABC": f"{v.mean():.3f}", "share of images with ABC = 1": f"{(v == 1).float().mean():.2f}"}
               for name, v in published.items()}).T
 
@@ -264,9 +232,9 @@ pd.DataFrame({name: {"mean ABC": f"{v.mean():.3f}", "share of images with ABC = 
 
 # %%
 gaps = {}
-for name, trained in models.items():
-    r = results[(name, "clean")]
-    g = at.completeness_gap(trained.model, x_eval, r["pred"], r["attributions"], noise_seed=NOISE_SEED)
+for name, runs in models.items():
+    r = results[(name, "clean", 0)]
+    g = at.completeness_gap(runs[0].model, x_eval, r["pred"], r["attributions"], **PATH)
     gaps[name] = {"median |gap| / |f(x) - f(0)|": f"{g['rel_gap'].median():.3g}",
                   "90% quantile": f"{g['rel_gap'].quantile(0.9):.3g}",
                   "median |f(x) - f(0)|": f"{g['delta_f'].abs().median():.3g}"}
@@ -287,13 +255,14 @@ pd.DataFrame(gaps).T
 
 # %%
 rel_rows, diffs = [], {}
-for (name, cond), r in results.items():
-    correct = r["correct"].numpy()
-    for signal in ("abc", "msp"):
-        row = cf.reliability_row(r[signal].numpy(), correct, seed=seed, model=name, condition=cond,
-                                 signal=signal.upper())
-        rel_rows.append(row)
-    diffs[(name, cond)] = cf.auroc_difference(r["abc"].numpy(), r["msp"].numpy(), correct, seed=seed)
+for name in models:
+    for cond in conditions:
+        correct = pooled(name, cond, "correct")
+        for signal in ("abc", "msp"):
+            rel_rows.append(cf.reliability_row(pooled(name, cond, signal), correct, seed=P.seed, model=name,
+                                               condition=cond, signal=signal.upper()))
+        diffs[(name, cond)] = cf.auroc_difference(pooled(name, cond, "abc"), pooled(name, cond, "msp"), correct,
+                                                  seed=P.seed)
 reliability = pd.DataFrame(rel_rows)
 reliability["AUROC [95% CI]"] = [f"{a:.3f} [{lo:.3f}, {hi:.3f}]" if a == a else "n/a (one class)"
                                  for a, lo, hi in zip(reliability.auroc, reliability.auroc_low, reliability.auroc_high)]
@@ -302,8 +271,8 @@ reliability.set_index(["model", "condition", "signal"])[["n", "accuracy", "n_inc
 # %%
 fig, axes = plt.subplots(1, len(conditions), figsize=(11, 3.8), sharey=True)
 for ax, cond in zip(axes, conditions):
-    curves = {f"{'Baseline' if name.startswith('Baseline') else 'NSDE'} {sig.upper()}": cf.risk_coverage(results[(name, cond)][sig].numpy(),
-                                                                   results[(name, cond)]["correct"].numpy())
+    curves = {f"{name.split(' ')[0]} {sig.upper()}": cf.risk_coverage(pooled(name, cond, sig),
+                                                                       pooled(name, cond, "correct"))
               for name in models for sig in ("abc", "msp")}
     cf.plot_risk_coverage(curves, ax=ax, title=f"Risk-coverage, {cond}")
 fig.tight_layout()
@@ -313,31 +282,15 @@ plt.show()
 # **Verdict, computed from the numbers above.**
 
 # %%
-def describe(name, cond):
-    row = reliability.set_index(["model", "condition", "signal"]).loc[(name, cond, "ABC")]
-    d = diffs[(name, cond)]
-    if row.auroc != row.auroc:
-        return f"- {name}, {cond}: all {row.n} predictions fall in one class (correct or not); AUROC undefined."
-    vs_chance = ("above chance" if row.auroc_low > 0.5 else "below chance" if row.auroc_high < 0.5
-                 else "not distinguishable from chance")
-    vs_msp = ("better than" if d.low > 0 else "worse than" if d.high < 0 else "not distinguishable from")
-    return (f"- {name}, {cond}: ABC's AUROC {row.auroc:.2f} [{row.auroc_low:.2f}, {row.auroc_high:.2f}] is "
-            f"{vs_chance}, and {vs_msp} the maximum softmax probability (difference {d.estimate:+.2f} "
-            f"[{d.low:+.2f}, {d.high:+.2f}]); {row.n_incorrect} of {row.n} predictions are wrong.")
+rel = reliability.set_index(["model", "condition", "signal"])
+lines = []
+for (name, cond), d in diffs.items():
+    row = rel.loc[(name, cond, "ABC")]
+    auroc = Interval(row.auroc, row.auroc_low, row.auroc_high, int(row.n))
+    lines.append(verdicts.reliability_sentence(name, cond, auroc, d, int(row.n_incorrect)))
+overall = verdicts.reliability_overall(list(diffs.values()))
+findings.record(profile, "oq2", data.name, verdicts.reliability_verdict(list(diffs.values())), overall)
+Markdown("\n".join(f"- {line}" for line in lines) + f"\n\n{overall}")
 
-
-lines = [describe(name, cond) for name in models for cond in conditions]
-defined = [k for k in diffs if diffs[k].estimate == diffs[k].estimate]
-n_better = sum(diffs[k].low > 0 for k in defined)
-n_worse = sum(diffs[k].high < 0 for k in defined)
-if not defined:
-    overall = ("No setting has both correct and incorrect predictions among these images, so this run cannot "
-               "say whether ABC signals reliability.")
-else:
-    overall = (f"ABC ranks predictions significantly better than MSP in {n_better} and worse in {n_worse} of "
-               f"{len(defined)} settings with both outcomes; "
-               + ("on this evidence ABC adds reliability information beyond the softmax." if n_better > n_worse
-                  else "on this evidence ABC is a weaker reliability signal than the softmax." if n_worse > n_better
-                  else "on this evidence ABC is not distinguishable from the softmax as a reliability signal."))
-print("\n".join(lines) + "\n" + overall)
+# %%
 print(f"(chapter compute time: {time.perf_counter() - t_start:.0f} s)")

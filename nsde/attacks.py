@@ -55,8 +55,8 @@ from nsde.runtime import derive_seed, eval_mode, model_device, progress
 from nsde.stats import accuracy_interval
 
 __all__ = ["PAPER_EPS", "ATTACKS", "eps_per_pixel", "eot_gradient", "apgd_attack", "autoattack_rand",
-           "square_attack", "run_attack", "attack_table", "transfer_table", "masking_checks", "clean_correct_subset",
-           "plot_attack_curves"]
+           "square_attack", "run_attack", "attack_table", "attack_seeds", "transfer_table", "masking_checks",
+           "clean_correct_subset", "plot_attack_curves"]
 
 #: The paper's Table 3 L2 budgets.
 PAPER_EPS = (0.05, 0.1, 0.15, 0.2)
@@ -380,6 +380,21 @@ def attack_table(result: dict, x_shape: Sequence[int] | None = None) -> pd.DataF
     """
     shape = tuple(x_shape)[-3:] if x_shape is not None else tuple(next(iter(result["adv"].values())).shape[-3:])
     return _table(result["eps"], result["correct"], shape)
+
+
+def attack_seeds(runs: Sequence[Any], x: torch.Tensor, y: torch.Tensor, eps_list: Iterable[float],
+                 **kwargs) -> pd.DataFrame:
+    """:func:`run_attack` on every training seed of one model, pooled by
+    :func:`nsde.compare.pool_seeds` (accuracy averaged over seeds; the interval resamples
+    seeds and images). ``df.attrs["results"]`` keeps the per-seed :func:`run_attack` results."""
+    from nsde.compare import pool_seeds
+
+    eps_list = list(eps_list)
+    results = [run_attack(t, x, y, eps_list, **kwargs) for t in runs]
+    pooled = pool_seeds([attack_table(r, x.shape) for r in results], "eps", seed=kwargs.get("seed", 0))
+    pooled.insert(1, "eps_per_pixel", [eps_per_pixel(e, x.shape[1:]) for e in pooled["eps"]])
+    pooled.attrs["results"] = results
+    return pooled
 
 
 def transfer_table(source: dict, target: Any, y: torch.Tensor, *, noise: str = "on", samples: int = 1,

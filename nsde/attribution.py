@@ -56,6 +56,8 @@ __all__ = [
     "spearman_rank",
     "perturb",
     "attribution_stability",
+    "cached_attributions",
+    "cached_stability",
     "stability_summary",
     "plot_attributions",
     "plot_stability",
@@ -370,6 +372,39 @@ def attribution_stability(model: nn.Module, x: torch.Tensor, *, method: str = "i
             "spearman": spearman_rank(attributions, ap).numpy(),
         }))
     return pd.concat(rows, ignore_index=True)
+
+
+def _cached(kind: str, fn_name: str, trained, tensors: tuple, kwargs: dict, compute):
+    """Cache ``compute()`` under the model's key, a hash of the tensors and the arguments."""
+    from .cache import cached, tensor_hash
+
+    key = getattr(trained, "key", None)
+    if key is None:
+        raise TypeError(f"{fn_name} needs a TrainedModel (its .key keys the cache), but found {type(trained).__name__}")
+    config = {"fn": fn_name, "v": _CACHE_VERSION, "model": key, "data": tensor_hash(*tensors),
+              **{k: v for k, v in kwargs.items() if k != "show_progress"}}
+    return cached(kind, config, compute)
+
+
+_CACHE_VERSION = 2  # bump when attributions or stability change what they compute
+
+
+def cached_attributions(trained, x: torch.Tensor, target, methods: Sequence[str] = METHODS, **kwargs) -> dict:
+    """:func:`attribute` of ``trained.model`` for each method, cached (model key, images,
+    targets and keyword arguments).
+
+    Returns:
+        ``{method: attributions (N, C, H, W)}``.
+    """
+    target = torch.as_tensor(target)
+    return _cached("explanations", "cached_attributions", trained, (x, target), {"methods": list(methods), **kwargs},
+                   lambda: {m: attribute(trained.model, x, target, m, **kwargs) for m in methods})
+
+
+def cached_stability(trained, x: torch.Tensor, **kwargs) -> pd.DataFrame:
+    """:func:`attribution_stability` of ``trained.model``, cached (model key, images, arguments)."""
+    return _cached("explanations", "attribution_stability", trained, (x,), kwargs,
+                   lambda: attribution_stability(trained.model, x, **kwargs))
 
 
 def stability_summary(tables: Mapping[str, pd.DataFrame], *, level: float = 0.95, n_boot: int = 2000,

@@ -23,8 +23,8 @@ import pandas as pd
 
 from nsde.stats import Interval, hierarchical_difference, hierarchical_interval
 
-__all__ = ["OUTCOMES", "outcome", "scores", "pool_seeds", "compare_tables", "compare_scores", "format_tables",
-           "plot_curves"]
+__all__ = ["OUTCOMES", "outcome", "scores", "pool_seeds", "compare_tables", "compare_scores", "interval_at",
+           "format_tables", "plot_curves"]
 
 #: Outcomes of a comparison of ``a`` with ``b``.
 OUTCOMES = ("higher", "lower", "no difference")
@@ -96,7 +96,7 @@ def compare_tables(a: pd.DataFrame, b: pd.DataFrame, xcol: str, *, seed: int = 0
 
     Returns:
         DataFrame indexed by the shared ``xcol`` values with columns ``difference, low,
-        high`` (of ``a - b``, fractions) and ``outcome`` (:data:`OUTCOMES`).
+        high`` (of ``a - b``, fractions), ``n`` (images) and ``outcome`` (:data:`OUTCOMES`).
 
     Raises:
         ValueError: the tables were scored on different numbers of images.
@@ -111,8 +111,17 @@ def compare_tables(a: pd.DataFrame, b: pd.DataFrame, xcol: str, *, seed: int = 0
             raise ValueError(f"a paired comparison needs the same images, but at {xcol}={v:g} one table has "
                              f"{sa.shape[1]} and the other {sb.shape[1]}")
         iv = compare_scores(sa, sb, seed=seed)
-        rows.append({xcol: v, "difference": iv.estimate, "low": iv.low, "high": iv.high, "outcome": outcome(iv)})
+        rows.append({xcol: v, "difference": iv.estimate, "low": iv.low, "high": iv.high, "n": iv.n,
+                     "outcome": outcome(iv)})
     return pd.DataFrame(rows).set_index(xcol)
+
+
+def interval_at(comparison: pd.DataFrame, value: float) -> Interval:
+    """The difference at one row of a :func:`compare_tables` result, as an :class:`Interval`."""
+    if value not in comparison.index:
+        raise KeyError(f"the comparison has no row {value!r}; rows: {list(comparison.index)}")
+    r = comparison.loc[value]
+    return Interval(float(r["difference"]), float(r["low"]), float(r["high"]), int(r["n"]))
 
 
 def format_tables(tables: dict[str, pd.DataFrame], xcol: str, digits: int = 1) -> pd.DataFrame:

@@ -58,6 +58,7 @@ __all__ = [
     "sample_masks",
     "abc_confidence",
     "evaluate_abc",
+    "cached_abc",
     "max_softmax",
     "auroc",
     "auroc_interval",
@@ -65,6 +66,7 @@ __all__ = [
     "risk_coverage",
     "aurc",
     "abc_summary",
+    "abc_on_correct",
     "reliability_row",
     "plot_risk_coverage",
 ]
@@ -225,6 +227,15 @@ def evaluate_abc(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, n_sample
             "attributions": attributions, "abc": abc}
 
 
+def cached_abc(trained, x: torch.Tensor, y: torch.Tensor, **kwargs) -> dict[str, Any]:
+    """:func:`evaluate_abc` of ``trained.model``, cached under the model's key, a hash of
+    ``(x, y)`` and the keyword arguments."""
+    from .attribution import _cached
+
+    return _cached("explanations", "evaluate_abc", trained, (x, torch.as_tensor(y)), kwargs,
+                   lambda: evaluate_abc(trained.model, x, y, **kwargs))
+
+
 # --------------------------------------------------------------------------- reliability
 def max_softmax(probs: torch.Tensor | np.ndarray) -> np.ndarray:
     """Maximum softmax probability ``(N,)`` of probabilities ``(N, C)``."""
@@ -353,6 +364,26 @@ def abc_summary(abc, correct, *, level: float = 0.95, n_boot: int = 2000, seed: 
     for name, sel in (("correct", c), ("incorrect", ~c)):
         out[name] = bootstrap_interval(s[sel], level=level, n_boot=n_boot, seed=seed) if sel.any() else None
     return out
+
+
+def abc_on_correct(abc_a, correct_a, abc_b, correct_b, *, seed: int = 0):
+    """Mean ABC on the correct predictions of two models, and their difference.
+
+    The two models' correct predictions are different images, so the difference is an
+    unpaired bootstrap (:func:`nsde.stats.unpaired_difference`).
+
+    Returns:
+        ``(a, b, a - b)`` as :class:`nsde.stats.Interval`, or ``(None, None, None)`` when a
+        model has no correct prediction.
+    """
+    from .stats import unpaired_difference
+
+    sa, ca = _scores_labels(abc_a, correct_a)
+    sb, cb = _scores_labels(abc_b, correct_b)
+    if not ca.any() or not cb.any():
+        return None, None, None
+    return (bootstrap_interval(sa[ca], seed=seed), bootstrap_interval(sb[cb], seed=seed),
+            unpaired_difference(sa[ca], sb[cb], seed=seed))
 
 
 def reliability_row(scores, correct, *, n_boot: int = 2000, seed: int = 0, **labels: Any) -> dict[str, Any]:

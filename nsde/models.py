@@ -250,6 +250,9 @@ class NoisyClassifier(nn.Module):
         self.sigma, self.image_size = float(sigma), image_size
         self.num_classes, self.in_chans = int(num_classes), int(in_chans)
         self.precision = "fp32"
+        # input standardisation (x - mean) / std, identity unless set from training data
+        self.register_buffer("input_mean", torch.zeros(()))
+        self.register_buffer("input_std", torch.ones(()))
         self._noise = _NoiseState(sigma, make_shaper(noise_shape) if kind == "nsde" else None, noise_seed)
         if kind == "nsde":
             for s, blocks in enumerate(_stages(net, arch)):
@@ -314,6 +317,18 @@ class NoisyClassifier(nn.Module):
             return False
         return st.mode == "on" or self.training
 
+    def set_standardization(self, mean: float, std: float) -> "NoisyClassifier":
+        """Standardise inputs inside the model: ``(x - mean) / std`` before the network.
+
+        Part of the model (buffers in its ``state_dict``), so attacks and attributions see
+        images in [0, 1] and differentiate through it.
+        """
+        if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
+            raise ValueError(f"standardisation needs a finite mean and a std > 0, but found {mean}, {std}")
+        self.input_mean.fill_(float(mean))
+        self.input_std.fill_(float(std))
+        return self
+
     def set_precision(self, precision: str) -> "NoisyClassifier":
         """Run the forward pass in ``"bf16"`` (autocast, channels-last) or ``"fp32"``."""
         if precision not in PRECISIONS:
@@ -325,6 +340,7 @@ class NoisyClassifier(nn.Module):
 
     # --- forward ---------------------------------------------------------------------
     def _net(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - self.input_mean.to(x.dtype)) / self.input_std.to(x.dtype)
         if self.precision == "fp32" or x.dtype != torch.float32:
             return self.net(x)
         x = x.contiguous(memory_format=torch.channels_last)
@@ -410,7 +426,8 @@ def capture_noise(model: NoisyClassifier, x: torch.Tensor, seed: int | None = 0)
 
 def build_model(arch: str, kind: str = "baseline", noise_shape: str = "brownian", sigma: float = 0.1,
                 num_classes: int = 16, in_chans: int = 1, image_size: int = 64,
-                noise_seed: int = 0, pretrained: str | Path | None = None) -> NoisyClassifier:
+                noise_seed: int = 0, pretrained: str | Path | None = None,
+                ls_init: float | None = None) -> NoisyClassifier:
     """Build a timm baseline or its Neural-SDE variant.
 
     Args:
@@ -428,6 +445,9 @@ def build_model(arch: str, kind: str = "baseline", noise_shape: str = "brownian"
             stem is adapted to ``in_chans`` (timm's ``adapt_input_conv``: RGB weights summed
             for one channel) and the classifier head is replaced (random init) when
             ``num_classes`` differs. Nothing is downloaded. ``None``: random init.
+        ls_init: ConvNeXt's layer-scale initial value (timm's ``ls_init_value``, 1e-6 by
+            default, which keeps the blocks nearly shut for the first thousands of steps);
+            ``None`` keeps timm's default. Not accepted for ResNets.
 
     Returns:
         A :class:`NoisyClassifier` in training mode, ``noise="train"``, precision ``"fp32"``.
@@ -452,16 +472,23 @@ def build_model(arch: str, kind: str = "baseline", noise_shape: str = "brownian"
     for name, v in (("num_classes", num_classes), ("in_chans", in_chans)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} must be a positive int, but found {v!r}")
+    extra = {}
+    if ls_init is not None:
+        if not arch.startswith("convnext"):
+            raise ValueError(f"ls_init is ConvNeXt's layer-scale init; {arch} has none (leave ls_init=None)")
+        if not (isinstance(ls_init, (int, float)) and math.isfinite(ls_init) and ls_init > 0):
+            raise ValueError(f"ls_init must be a number > 0, but found {ls_init!r}")
+        extra["ls_init_value"] = float(ls_init)
     if pretrained is None:
-        net = timm.create_model(arch, pretrained=False, in_chans=in_chans, num_classes=num_classes)
+        net = timm.create_model(arch, pretrained=False, in_chans=in_chans, num_classes=num_classes, **extra)
     else:
-        net = _load_pretrained(arch, Path(pretrained), in_chans, num_classes)
+        net = _load_pretrained(arch, Path(pretrained), in_chans, num_classes, extra)
     if kind == "baseline":
         return NoisyClassifier(net, arch, kind, None, 0.0, image_size, noise_seed, num_classes, in_chans)
     return NoisyClassifier(net, arch, kind, noise_shape, float(sigma), image_size, noise_seed, num_classes, in_chans)
 
 
-def _load_pretrained(arch: str, path: Path, in_chans: int, num_classes: int) -> nn.Module:
+def _load_pretrained(arch: str, path: Path, in_chans: int, num_classes: int, extra: dict | None = None) -> nn.Module:
     """A timm model initialised from the local checkpoint ``path``, loaded strictly.
 
     timm's own loader (``pretrained_cfg_overlay``) only warns about keys that do not fit;
@@ -475,7 +502,7 @@ def _load_pretrained(arch: str, path: Path, in_chans: int, num_classes: int) -> 
         raise FileNotFoundError(f"pretrained checkpoint not found: {path}")
     if path.stat().st_size == 0:
         raise ValueError(f"pretrained checkpoint {path} is empty")
-    net = timm.create_model(arch, pretrained=False, in_chans=in_chans, num_classes=num_classes)
+    net = timm.create_model(arch, pretrained=False, in_chans=in_chans, num_classes=num_classes, **(extra or {}))
     try:
         state = load_state_dict(str(path), use_ema=True, weights_only=True)
     except Exception as exc:  # torch/zip/pickle/safetensors errors of a damaged or foreign file

@@ -112,6 +112,7 @@ class Profile:
     arch: str = _setting(lambda v: _choice(_archs())(v), "architecture of the book's models (timm)")
     compare_arch: str = _setting(lambda v: _choice(_archs())(v), "architecture compared with `arch` in chapter 2")
     arch_lrs: list = _setting(_numbers(), "learning rates tried per architecture in chapter 2 (chosen on validation)")
+    compare_more_data: int = _setting(_int(1), "chapter 2 also trains `compare_arch` on this many times the data (1: no)")
     epochs: int = _setting(_int(1), "training epochs")
     batch_size: int = _setting(_int(1), "images per training step")
     lr: float = _setting(_number(), "peak learning rate of the book's models")

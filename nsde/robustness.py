@@ -29,7 +29,7 @@ from nsde.runtime import derive_seed, progress
 from nsde.stats import accuracy_interval, bootstrap_interval
 
 __all__ = ["PAPER_INTENSITIES", "sample_noise", "add_noise", "noisy_inputs", "snr_db", "noise_accuracy",
-           "noise_auc", "plot_noise_curves"]
+           "noise_seeds", "noise_auc", "plot_noise_curves"]
 
 #: The paper's Table 2 noise intensities (standard deviation on [0, 1] spectrograms).
 PAPER_INTENSITIES = (0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 0.75, 1.0)
@@ -173,6 +173,25 @@ def noise_accuracy(trained: Any, x: torch.Tensor, y: torch.Tensor, intensities: 
     return df
 
 
+def noise_seeds(runs: Sequence[Any], x: torch.Tensor, y: torch.Tensor, intensities: Iterable[float],
+                **kwargs) -> pd.DataFrame:
+    """:func:`noise_accuracy` for every training seed of one model, pooled
+    (:func:`nsde.compare.pool_seeds`): the accuracy averaged over seeds, an interval that
+    resamples seeds and images, and the seeds' spread.
+
+    Args:
+        runs: the ``TrainedModel`` of each seed.
+        x, y, intensities, **kwargs: as for :func:`noise_accuracy`.
+    """
+    from nsde.compare import pool_seeds
+
+    intensities = list(intensities)
+    tables = [noise_accuracy(t, x, y, intensities, **kwargs) for t in runs]
+    pooled = pool_seeds(tables, "intensity", seed=kwargs.get("seed", 0))
+    pooled["snr_db"] = tables[0]["snr_db"].to_numpy()
+    return pooled
+
+
 def noise_auc(table: pd.DataFrame, seed: int = 0):
     """Area under the accuracy-intensity curve of a :func:`noise_accuracy` table, normalised
     by the intensity range (the mean accuracy over the swept range), with a bootstrap
@@ -181,14 +200,16 @@ def noise_auc(table: pd.DataFrame, seed: int = 0):
     The trapezoidal area of each image's correctness curve is a per-image score, so the
     interval resamples images and the result can be compared paired between models.
 
+    For a table pooled over seeds, each image's curve is first averaged over the seeds.
+
     Returns:
         ``(Interval, per_image_scores)``.
     """
     xs = table["intensity"].to_numpy(dtype=float)
     if len(xs) < 2 or np.any(np.diff(xs) <= 0):
         raise ValueError(f"an area under the curve needs >= 2 increasing intensities, but found {xs.tolist()}")
-    c = np.array([table.attrs["correct"][v] for v in table["intensity"]], dtype=float)  # (I, N)
-    per_image = np.trapezoid(c, xs, axis=0) / (xs[-1] - xs[0])
+    c = np.array([np.atleast_2d(table.attrs["correct"][v]).mean(0) for v in table["intensity"]], dtype=float)
+    per_image = np.trapezoid(c, xs, axis=0) / (xs[-1] - xs[0])  # (I, N) -> (N,), seeds averaged
     return bootstrap_interval(per_image, seed=seed), per_image
 
 

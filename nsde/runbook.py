@@ -196,6 +196,10 @@ def execute_book(profile: str, dest: Path, chapters: list[str] | None = None) ->
     selected = {e: notebooks[e] for e in _order(list(notebooks)) if not chapters or any(c in e for c in chapters)}
     if chapters and not selected:
         raise SystemExit(f"no chapter matches {chapters}; chapters: {', '.join(notebooks)}")
+    if not chapters:  # a full run records every finding afresh
+        from .findings import clear
+
+        clear(profile)
     done = {}
     total = time.perf_counter()
     for entry, path in selected.items():

@@ -59,6 +59,9 @@ def configure(seed: int | None = None) -> dict:
     n = _env_threads()
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
+    import pandas as pd
+
+    pd.set_option("display.max_colwidth", 200)  # tables print their full text (the book's pages wrap it)
     if seed is not None:
         seed_everything(seed)
     return runtime_info()

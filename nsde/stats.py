@@ -23,6 +23,7 @@ import numpy as np
 from scipy import stats as _st
 
 __all__ = ["Interval", "wilson_interval", "bootstrap_interval", "accuracy_interval", "paired_difference",
+           "unpaired_difference",
            "hierarchical_difference", "hierarchical_interval", "format_interval", "N_BOOT"]
 
 #: Bootstrap resamples of every interval.
@@ -121,6 +122,22 @@ def paired_difference(a, b, level: float = 0.95, n_boot: int = N_BOOT, seed: int
     if a.shape != b.shape:
         raise ValueError(f"a paired difference needs the same samples, but found {a.size} and {b.size} values")
     return bootstrap_interval(a - b, level=level, n_boot=n_boot, seed=seed)
+
+
+def unpaired_difference(a, b, level: float = 0.95, n_boot: int = N_BOOT, seed: int = 0) -> Interval:
+    """``mean(a) - mean(b)`` for two independent samples (e.g. ABC on two models' correct
+    predictions, which are different images), each resampled on its own (percentile
+    bootstrap, ``scipy.stats.bootstrap`` with two samples)."""
+    a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
+    if a.size == 0 or b.size == 0:
+        raise ValueError(f"an unpaired difference needs values on both sides, but found {a.size} and {b.size}")
+    _check_level(level)
+    est = float(a.mean() - b.mean())
+    if a.size == 1 or b.size == 1:
+        return Interval(est, est, est, int(a.size + b.size))
+    low, high = _percentile_bootstrap((a, b), lambda u, v, axis: u.mean(axis=axis) - v.mean(axis=axis), level, n_boot,
+                                      seed, paired=False)
+    return Interval(est, low, high, int(a.size + b.size))
 
 
 def hierarchical_difference(a, b, level: float = 0.95, n_boot: int = N_BOOT, seed: int = 0) -> Interval:

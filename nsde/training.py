@@ -42,7 +42,7 @@ from nsde.noise import SHAPES
 from nsde.runtime import default_device, derive_seed, precision, progress
 
 __all__ = ["ModelSpec", "TrainConfig", "TrainedModel", "NSDE_TRAINING_VERSION", "train", "train_or_load",
-           "train_zoo", "zoo_names", "data_key"]
+           "train_zoo", "zoo_names", "data_key", "select_lr", "recipe"]
 
 #: Version of the NSDE training computation; part of an NSDE model's cache key, so that
 #: weights trained by an older implementation are never loaded as current ones.
@@ -65,6 +65,9 @@ class ModelSpec:
         num_classes: output classes; ``None`` takes the class count of the data it is
             trained on, an int must match it.
         pretrained: path of a local timm checkpoint to start from (``None``: random init).
+        ls_init: ConvNeXt's layer-scale init (``None``: timm's 1e-6).
+        standardize: standardise inputs with the training split's mean and std, inside the
+            model (a ConvNeXt's LayerNorm stem needs it; BatchNorm ResNets do not).
     """
 
     arch: str = "resnet10t"
@@ -73,6 +76,8 @@ class ModelSpec:
     sigma: float = 0.1
     num_classes: int | None = None
     pretrained: str | None = None
+    ls_init: float | None = None
+    standardize: bool = False
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -103,7 +108,7 @@ class ModelSpec:
         """A freshly initialised model (uses the global torch RNG for the weights)."""
         return build_model(self.arch, self.kind, noise_shape=self.noise_shape, sigma=self.sigma,
                            num_classes=num_classes, image_size=image_size, noise_seed=noise_seed,
-                           pretrained=self.pretrained)
+                           pretrained=self.pretrained, ls_init=self.ls_init)
 
 
 @dataclass(frozen=True)
@@ -407,6 +412,8 @@ def train_or_load(spec: ModelSpec, train_cfg: TrainConfig, splits, *, device: to
     else:
         if refresh and (folder / "checkpoint.pt").exists():
             (folder / "checkpoint.pt").unlink()
+        if spec.standardize:
+            model.set_standardization(float(train_data.x.mean()), float(train_data.x.std()))
         history = train(model, train_data, splits.val, train_cfg, ckpt_dir=folder, key=key, device=device,
                         desc=f"{spec.name} seed {train_cfg.seed}")
         best_epoch = model.best_epoch
@@ -462,3 +469,39 @@ def train_zoo(splits, profile, *, device: torch.device | None = None) -> dict[st
                                                      seed=p.seed + i), splits, device=device)
                      for i in range(seeds)]
     return zoo
+
+
+def recipe(arch: str) -> dict:
+    """The training recipe the book gives each architecture family (``ModelSpec`` fields).
+
+    ConvNeXt: inputs standardised inside the model and a layer-scale init of 0.1, since a
+    LayerNorm stem on raw [0, 1] spectrograms gives nearly constant logits and timm's init
+    of 1e-6 keeps the blocks shut for the few hundred steps a CPU budget allows. ResNet:
+    raw [0, 1] inputs (its BatchNorm stem rescales them) and timm's defaults.
+    """
+    return {"standardize": True, "ls_init": 0.1} if arch.startswith("convnext") else {}
+
+
+def select_lr(spec: ModelSpec, lrs, splits, *, epochs: int, batch_size: int, seed: int = 0,
+              device: torch.device | None = None):
+    """Train ``spec`` at each learning rate and keep the best on the validation split.
+
+    Returns:
+        ``(table, best)``: a ``pandas.DataFrame`` with one row per learning rate
+        (``lr, train accuracy`` (last epoch, noise as trained), ``validation accuracy``
+        (best epoch), ``best epoch, train time (s)``, ``chosen``) and the chosen
+        :class:`TrainedModel`.
+    """
+    import pandas as pd
+
+    lrs = sorted({float(v) for v in lrs})
+    if not lrs:
+        raise ValueError("select_lr needs at least one learning rate")
+    runs = {lr: train_or_load(spec, TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed), splits,
+                              device=device) for lr in lrs}
+    val = {lr: max(h["val_acc"] for h in t.history) for lr, t in runs.items()}
+    best = max(lrs, key=lambda lr: (val[lr], -lr))
+    table = pd.DataFrame([{"lr": lr, "train accuracy": t.history[-1]["train_acc"], "validation accuracy": val[lr],
+                           "best epoch": t.best_epoch, "train time (s)": sum(h["seconds"] for h in t.history),
+                           "chosen": lr == best} for lr, t in runs.items()])
+    return table, runs[best]

@@ -27,8 +27,8 @@ from nsde.stats import Interval
 
 __all__ = ["english_list", "claim_word", "count_outcomes", "comparison_sentence", "claim_sentence",
            "difference_phrase", "noise_sources_sentence", "adaptive_sentence", "masking_sentence",
-           "stability_sentence", "correlation_sentence", "reliability_sentence", "reliability_overall",
-           "data_size_sentence", "accuracy_cost_sentence"]
+           "stability_sentence", "correlation_sentence", "reliability_sentence", "reliability_overall", "reliability_verdict",
+           "data_size_sentence", "accuracy_cost_sentence", "abc_sentence", "short_difference", "data_size_verdict"]
 
 
 def english_list(items: Sequence[str], conjunction: str = "and", serial: bool = False) -> str:
@@ -268,6 +268,18 @@ def reliability_overall(differences: Sequence[Interval]) -> str:
             f"{len(defined)} settings; {tail}")
 
 
+def reliability_verdict(differences: Sequence[Interval]) -> str:
+    """The short form of :func:`reliability_overall` (for the findings page)."""
+    defined = [d for d in differences if d.estimate == d.estimate]
+    if not defined:
+        return "not testable here"
+    better, worse = sum(d.low > 0 for d in defined), sum(d.high < 0 for d in defined)
+    n = len(defined)
+    return (f"ABC better than softmax in {better} of {n} settings" if better > worse else
+            f"ABC worse than softmax in {worse} of {n} settings" if worse > better else
+            f"ABC no better than softmax ({n} settings)")
+
+
 def data_size_sentence(table: pd.DataFrame, intensity: float) -> str:
     """The less-data verdict at one input-noise level, from :func:`nsde.data_size.data_size_table`."""
     rows = table[table["intensity"] == intensity].sort_values("train images")
@@ -302,3 +314,39 @@ def accuracy_cost_sentence(difference: Interval, *, paper_difference: float, see
                                              if d != "no difference" else ""))
     return (f"{head.rstrip()} against the baseline: {difference_phrase(difference)} over {seeds[0]} and {seeds[1]} "
             f"training seeds and {difference.n} test images; the paper reports {paper_difference:+.2f} points.")
+
+
+def abc_sentence(nsde: Interval | None, baseline: Interval | None, difference: Interval | None, *,
+                 paper: tuple[float, float]) -> str:
+    """Table 4: mean ABC on correct predictions, NSDE against baseline, beside the paper's.
+
+    ``None`` intervals mean a model made no correct prediction on the images scored.
+    """
+    if nsde is None or baseline is None or difference is None:
+        return (f"One of the models makes no correct prediction on these images, so mean ABC on correct predictions "
+                f"cannot be compared; the paper reports {paper[0]:.3f} and {paper[1]:.3f}.")
+    d = _direction(difference)
+    word = {"higher": "higher for the NSDE", "lower": "lower for the NSDE",
+            "no difference": "not distinguishable between the two models"}[d]
+    return (f"Mean ABC on correct predictions is {nsde.estimate:.3f} [{nsde.low:.3f}, {nsde.high:.3f}] for the NSDE "
+            f"and {baseline.estimate:.3f} [{baseline.low:.3f}, {baseline.high:.3f}] for the baseline, so it is {word} "
+            f"(difference {difference.estimate:+.3f} [{difference.low:+.3f}, {difference.high:+.3f}]); the paper "
+            f"reports {paper[0]:.3f} and {paper[1]:.3f}.")
+
+
+def short_difference(iv: Interval | None, subject: str = "NSDE") -> str:
+    """A few words for the findings page: ``"NSDE higher (+4.1 points)"``, ``"no difference"``."""
+    if iv is None:
+        return "not comparable"
+    d = _direction(iv)
+    unit = "points" if abs(iv.estimate) <= 1 else ""
+    size = f"{100 * iv.estimate:+.1f} points" if unit else f"{iv.estimate:+.3g}"
+    return {"higher": f"{subject} higher ({size})", "lower": f"{subject} lower ({size})",
+            "no difference": "no difference"}[d]
+
+
+def data_size_verdict(table: pd.DataFrame) -> str:
+    """The short form of the less-data verdicts over all (size, intensity) rows."""
+    better = int((table["difference low"] > 0).sum())
+    worse = int((table["difference high"] < 0).sum())
+    return f"NSDE better at {better}, worse at {worse} of {len(table)} (size, noise) settings"

@@ -125,6 +125,8 @@ def test_reliability_sentences():
         "evidence ABC is a weaker")
     nan = float("nan")
     assert "cannot say" in vd.reliability_overall([Interval(nan, nan, nan, 5)])
+    assert vd.reliability_verdict([vs, vs, Interval(0.0, -0.1, 0.1, 50)]) == "ABC worse than softmax in 2 of 3 settings"
+    assert vd.reliability_verdict([Interval(nan, nan, nan, 5)]) == "not testable here"
 
 
 def test_data_size_sentence():
@@ -145,3 +147,20 @@ def test_accuracy_cost_sentence():
                     "[-5.0, -1.0] over 3 and 3 training seeds and 480 test images; the paper reports -4.32 points.")
     assert "shows no clean-accuracy cost we can detect against" in vd.accuracy_cost_sentence(
         Interval(0.0, -0.02, 0.02, 480), paper_difference=-4.32, seeds=(1, 1))
+
+
+def test_abc_sentence():
+    text = vd.abc_sentence(Interval(0.6, 0.55, 0.65, 40), Interval(0.5, 0.45, 0.55, 40), Interval(0.1, 0.03, 0.17, 80),
+                           paper=(0.599, 0.497))
+    assert "so it is higher for the NSDE (difference +0.100 [+0.030, +0.170]); the paper reports 0.599 and 0.497." in text
+    flat = vd.abc_sentence(Interval(0.5, 0.4, 0.6, 40), Interval(0.5, 0.4, 0.6, 40), Interval(0.0, -0.1, 0.1, 80),
+                           paper=(0.599, 0.497))
+    assert "not distinguishable between the two models" in flat
+
+
+def test_short_forms_for_the_findings_page():
+    assert vd.short_difference(Interval(0.041, 0.01, 0.07, 9)) == "NSDE higher (+4.1 points)"
+    assert vd.short_difference(Interval(-0.02, -0.05, 0.01, 9)) == "no difference"
+    assert vd.short_difference(None) == "not comparable"
+    table = pd.DataFrame({"difference low": [0.01, -0.2, -0.1], "difference high": [0.1, -0.01, 0.1]})
+    assert vd.data_size_verdict(table) == "NSDE better at 1, worse at 1 of 3 (size, noise) settings"
