@@ -9,7 +9,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: book test unit nbval refs check chromium bench clean setup
+.PHONY: book test unit nbval refs check chromium bench gpu-run clean setup
 
 setup: $(STAMP)
 
@@ -45,7 +45,11 @@ chromium:
 		|| echo "warning: could not install chromium; the screenshot test will be skipped"; }
 
 bench: $(STAMP)
-	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# The paper's scale on a CUDA machine, within a time budget, resumable; results in results/gpu.
+gpu-run: $(STAMP)
+	$(PY) benchmarks/paper_scale.py --out results/gpu --budget-s 540
 
 clean:
 	rm -rf _build

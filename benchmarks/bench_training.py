@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from nsde.models import build_model
+from nsde.runtime import configure, precision
 from nsde.stats import bootstrap_interval
 
 
@@ -31,8 +32,7 @@ def _step_fn(model, x, y, device):
     opt = torch.optim.AdamW(model.parameters(), lr=0.0)
 
     def step():
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cuda):
-            logits = model(x)
+        logits = model(x)  # the model applies its precision (bf16 autocast + channels_last or fp32)
         loss = F.cross_entropy(logits.float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -46,17 +46,13 @@ def bench(arch: str, size: int, batch: int, steps: int, device: torch.device, sh
     torch.manual_seed(0)
     x = torch.rand(batch, 1, size, size, device=device)
     y = torch.randint(0, 16, (batch,), device=device)
-    if device.type == "cuda":
-        x = x.contiguous(memory_format=torch.channels_last)
     models = {"baseline": build_model(arch, "baseline", image_size=size)}
     for s in shapes:
-        models[f"nsde-{s}"] = build_model(arch, "nsde", noise=s, sigma=0.1, image_size=size)
+        models[f"nsde-{s}"] = build_model(arch, "nsde", noise_shape=s, sigma=0.1, image_size=size)
         models[f"nsde-{s}"].load_state_dict(models["baseline"].state_dict())
     fns = {}
     for name, m in models.items():
-        m.to(device).train()
-        if device.type == "cuda":
-            m.to(memory_format=torch.channels_last)
+        m.to(device).train().set_precision(precision(device))
         fns[name] = _step_fn(m, x, y, device)
         fns[name]()  # warm-up
         fns[name]()
@@ -69,7 +65,8 @@ def bench(arch: str, size: int, batch: int, steps: int, device: torch.device, sh
             fns[name]()
             times[name].append(time.perf_counter() - t)
     base = np.array(times["baseline"])
-    print(f"{arch} {size}x{size} batch {batch} on {device.type} ({torch.get_num_threads()} threads), "
+    print(f"{arch} {size}x{size} batch {batch} on {device.type} ({torch.get_num_threads()} threads, "
+          f"{precision(device)}), "
           f"{steps} rounds. 'ratio': median over rounds of NSDE/baseline step time in the same "
           f"round, with its 95% bootstrap interval")
     print(f"{'model':<16}{'ms/step':>10}{'samples/s':>12}{'ratio':>8}{'95% interval':>18}")
@@ -89,6 +86,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=30)
     a = p.parse_args()
+    configure()
     for arch in a.arch:
         bench(arch, a.size, a.batch, a.steps, torch.device("cpu"))
     if torch.cuda.is_available():

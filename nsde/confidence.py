@@ -284,19 +284,7 @@ def auroc_interval(scores, correct, *, level: float = 0.95, n_boot: int = 2000, 
         :class:`nsde.stats.Interval` (all NaN when only one class is present).
     """
     s, c = _scores_labels(scores, correct)
-    est = auroc(s, c)
-    if math.isnan(est):
-        return Interval(est, est, est, int(s.size))
-    rng = np.random.default_rng(seed)
-    boots = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, s.size, s.size)
-        v = auroc(s[idx], c[idx])
-        if not math.isnan(v):
-            boots.append(v)
-    a = (1 - level) / 2
-    low, high = np.quantile(boots, [a, 1 - a])
-    return Interval(est, float(low), float(high), int(s.size))
+    return _bootstrap_over_predictions(lambda i: auroc(s[i], c[i]), s.size, level, n_boot, seed)
 
 
 def auroc_difference(scores_a, scores_b, correct, *, level: float = 0.95, n_boot: int = 2000,
@@ -308,19 +296,20 @@ def auroc_difference(scores_a, scores_b, correct, *, level: float = 0.95, n_boot
     """
     a, c = _scores_labels(scores_a, correct)
     b, _ = _scores_labels(scores_b, correct)
-    est = auroc(a, c) - auroc(b, c)
+    return _bootstrap_over_predictions(lambda i: auroc(a[i], c[i]) - auroc(b[i], c[i]), c.size, level, n_boot, seed)
+
+
+def _bootstrap_over_predictions(statistic, n: int, level: float, n_boot: int, seed: int) -> Interval:
+    """Percentile bootstrap of ``statistic(indices)`` over ``n`` predictions; resamples whose
+    statistic is undefined (NaN: a resample with one class only) are skipped."""
+    est = statistic(np.arange(n))
     if math.isnan(est):
-        return Interval(est, est, est, int(c.size))
+        return Interval(est, est, est, int(n))
     rng = np.random.default_rng(seed)
-    boots = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, c.size, c.size)
-        v = auroc(a[idx], c[idx]) - auroc(b[idx], c[idx])
-        if not math.isnan(v):
-            boots.append(v)
+    boots = [v for v in (statistic(rng.integers(0, n, n)) for _ in range(n_boot)) if not math.isnan(v)]
     q = (1 - level) / 2
     low, high = np.quantile(boots, [q, 1 - q])
-    return Interval(est, float(low), float(high), int(c.size))
+    return Interval(float(est), float(low), float(high), int(n))
 
 
 def risk_coverage(scores, correct) -> pd.DataFrame:

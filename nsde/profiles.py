@@ -78,6 +78,16 @@ def _dataset(v) -> str | None:
     return None
 
 
+def _grid(v) -> str | None:
+    from nsde.shape_study import parse_grid
+
+    try:
+        parse_grid(v)
+    except ValueError as exc:
+        return f"a list of 'shape@sigma' entries ({exc})"
+    return None
+
+
 def _archs():
     from nsde.models import ARCHS
 
@@ -147,6 +157,11 @@ class Profile:
     train_fractions: list = _setting(_numbers(at_most=1.0), "training-set fractions of the data-size study")
     data_size_intensities: list = _setting(_numbers(0.0, strict=False, increasing=True),
                                            "white-noise intensities of the data-size study")
+    # --- noise shapes (chapter 8)
+    shape_grid: list = _setting(lambda v: _grid(v), "NSDEs of the noise-shape study, as 'shape@sigma' entries")
+    shaping_rounds: int = _setting(_int(0), "rounds of attribution shaping (0: uniform noise only)")
+    shaping_attribution: str = _setting(_choice(("saliency", "ig")), "attribution the noise envelopes come from")
+    shape_n_images: int = _setting(_int(8), "test images of the noise-shape study's measures")
     # --- real recordings (the PLAID chapter)
     plaid_epochs: int = _setting(_int(1), "training epochs on PLAID")
     plaid_n_seeds: int = _setting(_int(1), "training seeds per model on PLAID")

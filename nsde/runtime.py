@@ -11,7 +11,10 @@ Every choice that makes a number depend on the machine lives here, once:
   checked outputs are rounded or thresholded so that they hold for any thread count.
 * **Precision** (:func:`precision`): ``"bf16"`` (autocast to bfloat16, channels-last
   memory layout) where the hardware computes bfloat16 natively (CUDA, or a CPU with
-  AVX-512 BF16 / AMX), else ``"fp32"``; ``NSDE_PRECISION=fp32|bf16|auto`` overrides.
+  AVX-512 BF16 / AMX), else ``"fp32"``; ``NSDE_PRECISION=fp32|bf16|auto`` overrides. On a
+  CPU, ConvNeXts stay in fp32 under ``auto``: their depthwise convolutions and LayerNorms
+  train about 20% *slower* in bf16 there (``benchmarks/bench_precision.py``), while ResNets
+  train 1.8x and attack 3x faster.
   The precision is part of every trained model's cache key (weights trained in one
   precision are never loaded as the other's), and models apply it in their own forward
   pass (:meth:`nsde.models.NoisyClassifier.set_precision`). Attributions run in float32.
@@ -103,11 +106,12 @@ def _cpu_has_bf16() -> bool:
         return False
 
 
-def precision(device: torch.device | str | None = None) -> str:
+def precision(device: torch.device | str | None = None, arch: str | None = None) -> str:
     """``"bf16"`` or ``"fp32"``: the numeric precision models run in on ``device``.
 
     ``NSDE_PRECISION`` = ``auto`` (default), ``bf16`` or ``fp32``. ``auto`` gives ``bf16``
-    on CUDA devices that support it and on CPUs with native bfloat16 instructions.
+    on CUDA devices that support it and on CPUs with native bfloat16 instructions, except
+    for ConvNeXts (``arch``) on a CPU, which train faster in fp32 there.
 
     Raises:
         ValueError: an unknown ``NSDE_PRECISION``, or ``bf16`` forced on hardware without it.
@@ -124,6 +128,8 @@ def precision(device: torch.device | str | None = None) -> str:
         raise ValueError(f"NSDE_PRECISION=bf16, but the {device.type} of this machine has no native bfloat16; "
                          "use NSDE_PRECISION=fp32 or auto")
     if wanted == "fp32":
+        return "fp32"
+    if wanted == "auto" and device.type == "cpu" and arch is not None and arch.startswith("convnext"):
         return "fp32"
     return "bf16" if native else "fp32"
 

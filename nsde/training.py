@@ -171,6 +171,8 @@ class TrainedModel:
         train_cfg: the :class:`TrainConfig`.
         best_epoch: the epoch (1-based) whose weights were kept.
         path: the cache folder of the model.
+        envelope: the test-time noise envelope set on ``model`` (attribution-shaped noise,
+            :mod:`nsde.shaping`), or ``None`` (uniform noise).
     """
 
     model: NoisyClassifier
@@ -180,6 +182,7 @@ class TrainedModel:
     train_cfg: TrainConfig
     best_epoch: int = 0
     path: Path | None = None
+    envelope: torch.Tensor | None = None
 
     @property
     def name(self) -> str:
@@ -215,7 +218,7 @@ def _optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
 
 def train(model: NoisyClassifier, train_data, val_data, cfg: TrainConfig, *, ckpt_dir: str | Path | None = None,
           key: str | None = None, device: torch.device | None = None, stop_after: int | None = None,
-          desc: str = "train") -> list[dict]:
+          desc: str = "train", envelopes: torch.Tensor | None = None) -> list[dict]:
     """Train ``model`` in place and load its best-validation weights.
 
     Args:
@@ -232,13 +235,15 @@ def train(model: NoisyClassifier, train_data, val_data, cfg: TrainConfig, *, ckp
         stop_after: stop after this many epochs (simulates an interruption; the checkpoint
             is kept and a later call resumes). The best weights are then not loaded.
         desc: progress-bar label.
+        envelopes: per-training-image noise envelopes ``(N, 1, H, W)`` (attribution-shaped
+            noise, :mod:`nsde.shaping`); each step's images get their own. ``None``: uniform.
 
     Returns:
         The per-epoch history (list of dicts).
 
     Raises:
         ValueError: bad data, labels outside the model's classes, a checkpoint of another
-            configuration, or ``ckpt_dir`` without ``key``.
+            configuration, ``ckpt_dir`` without ``key``, envelopes that do not match the data.
     """
     if ckpt_dir is not None and key is None:
         raise ValueError("train(ckpt_dir=...) needs key=... to tell its checkpoints from another configuration's")
@@ -250,9 +255,15 @@ def train(model: NoisyClassifier, train_data, val_data, cfg: TrainConfig, *, ckp
         if n_classes is not None and int(labels.max()) >= n_classes:
             raise ValueError(f"{name} holds class {int(labels.max())}, but the model has {n_classes} outputs "
                              "(build it with the data's class count)")
+    if envelopes is not None:
+        from nsde.noise import check_envelope
+
+        envelopes = check_envelope(envelopes, xtr.shape[-1])
+        if len(envelopes) != len(xtr):
+            raise ValueError(f"envelopes holds {len(envelopes)} maps for {len(xtr)} training images")
     model.to(device)
     if hasattr(model, "set_precision"):
-        model.set_precision(precision(device))
+        model.set_precision(precision(device, getattr(model, "arch", None)))
     ctx = dist.context()
     if cfg.batch_size % ctx.world_size:
         raise ValueError(f"TrainConfig.batch_size={cfg.batch_size} is not divisible by the torchrun world size "
@@ -294,6 +305,8 @@ def train(model: NoisyClassifier, train_data, val_data, cfg: TrainConfig, *, ckp
             share = dist.shard(len(idx), ctx)
             mine = idx[share].to(xtr.device)
             xb, yb = xtr[mine].to(device, non_blocking=True), ytr[mine].to(device, non_blocking=True)
+            if envelopes is not None:
+                model.set_envelope(envelopes[mine.cpu()].to(device))
             logits = net(xb)
             # mean over the global batch: each rank's sum divided by the global batch size
             loss = F.cross_entropy(logits.float(), yb, reduction="sum") * (ctx.world_size / len(idx))
@@ -304,6 +317,8 @@ def train(model: NoisyClassifier, train_data, val_data, cfg: TrainConfig, *, ckp
             loss_sum += loss.detach() * len(idx) / ctx.world_size
             correct += (logits.argmax(1) == yb).sum()
         loss_sum, correct = dist.all_reduce_sum(loss_sum), dist.all_reduce_sum(correct)
+        if envelopes is not None:
+            model.set_envelope(None)
         from nsde.evaluation import evaluate
 
         with noise_mode(model, "off"):
@@ -356,7 +371,7 @@ def _key_parts(spec: ModelSpec, train_cfg: TrainConfig, data: str, prec: str) ->
 
 
 def train_or_load(spec: ModelSpec, train_cfg: TrainConfig, splits, *, device: torch.device | None = None,
-                  refresh: bool = False) -> TrainedModel:
+                  refresh: bool = False, envelopes: torch.Tensor | None = None) -> TrainedModel:
     """Train a model once and load it from the cache afterwards.
 
     The cache key includes a content hash of the training subset and the validation split
@@ -370,6 +385,8 @@ def train_or_load(spec: ModelSpec, train_cfg: TrainConfig, splits, *, device: to
             ``.class_names``; the image size is read from the images.
         device: default ``nsde.runtime.default_device()``.
         refresh: retrain even when cached weights exist.
+        envelopes: noise envelopes of the training split's images ``(N, 1, H, W)``
+            (:mod:`nsde.shaping`); part of the cache key. ``None``: uniform noise.
 
     Returns:
         A :class:`TrainedModel` in ``eval()`` mode on ``device``.
@@ -393,8 +410,15 @@ def train_or_load(spec: ModelSpec, train_cfg: TrainConfig, splits, *, device: to
     spec = replace(spec, num_classes=n_data).canonical()
     device = torch.device(device) if device is not None else default_device()
     train_data = stratified_subset(splits.train, train_cfg.train_fraction, seed=train_cfg.seed)
-    prec = precision(device)
+    if envelopes is not None:
+        if train_cfg.train_fraction < 1:
+            raise ValueError("envelopes are given per image of the whole training split; use train_fraction=1")
+        if len(envelopes) != len(train_data.y):
+            raise ValueError(f"envelopes holds {len(envelopes)} maps for {len(train_data.y)} training images")
+    prec = precision(device, spec.arch)
     parts = _key_parts(spec, train_cfg, data_key(train_data, splits.val), prec)
+    if envelopes is not None:
+        parts = parts + (("envelopes", tensor_hash(envelopes)),)
     key = config_hash(*parts)
     folder = artifact_dir("models", *parts)
     final = folder / "model.pt"
@@ -415,7 +439,7 @@ def train_or_load(spec: ModelSpec, train_cfg: TrainConfig, splits, *, device: to
         if spec.standardize:
             model.set_standardization(float(train_data.x.mean()), float(train_data.x.std()))
         history = train(model, train_data, splits.val, train_cfg, ckpt_dir=folder, key=key, device=device,
-                        desc=f"{spec.name} seed {train_cfg.seed}")
+                        desc=f"{spec.name} seed {train_cfg.seed}", envelopes=envelopes)
         best_epoch = model.best_epoch
         if dist.context().rank == 0:
             save_torch({"key": key, "model": {k: v.cpu() for k, v in model.state_dict().items()},
@@ -505,3 +529,50 @@ def select_lr(spec: ModelSpec, lrs, splits, *, epochs: int, batch_size: int, see
                            "best epoch": t.best_epoch, "train time (s)": sum(h["seconds"] for h in t.history),
                            "chosen": lr == best} for lr, t in runs.items()])
     return table, runs[best]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train every model of a profile: ``python -m nsde.training --profile paper``.
+
+    Under ``torchrun --nproc_per_node=N`` the models train data-parallel on N devices
+    (:mod:`nsde.distributed`); rank 0 prepares the data first and writes every file.
+    """
+    import argparse
+
+    from nsde.data import load_dataset
+    from nsde.profiles import get_profile
+    from nsde.runtime import configure
+
+    parser = argparse.ArgumentParser(prog="python -m nsde.training", description=main.__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="default", help="a profile of book/profiles.yaml")
+    args = parser.parse_args(argv)
+    profile = get_profile(args.profile)
+    configure(profile.seed)
+    ctx = dist.context()
+    load = lambda: load_dataset(profile.dataset, image_size=profile.image_size, seed=profile.seed,  # noqa: E731
+                                n_per_class=profile.n_per_class)
+    if ctx.rank == 0:
+        data = load()
+    dist.barrier()
+    if ctx.rank != 0:
+        data = load()
+    zoo = train_zoo(data, profile, device=_rank_device(ctx))
+    if ctx.rank == 0:
+        for name, runs in zoo.items():
+            accs = ", ".join(f"{max(h['val_acc'] for h in t.history):.3f}" for t in runs)
+            print(f"{name}: best validation accuracy per seed {accs}")
+    dist.barrier()
+    return 0
+
+
+def _rank_device(ctx) -> torch.device:
+    device = default_device()
+    if device.type == "cuda" and ctx.active:
+        return torch.device("cuda", ctx.local_rank)
+    return device
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -28,7 +28,8 @@ from nsde.stats import Interval
 __all__ = ["english_list", "claim_word", "count_outcomes", "comparison_sentence", "claim_sentence",
            "difference_phrase", "noise_sources_sentence", "adaptive_sentence", "masking_sentence",
            "stability_sentence", "correlation_sentence", "reliability_sentence", "reliability_overall", "reliability_verdict",
-           "data_size_sentence", "accuracy_cost_sentence", "abc_sentence", "short_difference", "data_size_verdict"]
+           "data_size_sentence", "accuracy_cost_sentence", "abc_sentence", "short_difference", "data_size_verdict",
+           "shape_choice_sentence", "grid_best_sentence"]
 
 
 def english_list(items: Sequence[str], conjunction: str = "and", serial: bool = False) -> str:
@@ -350,3 +351,42 @@ def data_size_verdict(table: pd.DataFrame) -> str:
     better = int((table["difference low"] > 0).sum())
     worse = int((table["difference high"] < 0).sum())
     return f"NSDE better at {better}, worse at {worse} of {len(table)} (size, noise) settings"
+
+
+def shape_choice_sentence(comparison: pd.DataFrame, a: str, b: str, *, clean_a: Interval, clean_b: Interval) -> str:
+    """Which of two noise shapes is better, measure by measure, and at what clean-accuracy cost.
+
+    Args:
+        comparison: :func:`nsde.shape_study.compare_cells` of ``a`` against ``b``
+            (column ``better``: "a", "b" or "no difference"; index: the measures).
+        a, b: the two shapes' names as the reader should read them.
+        clean_a, clean_b: each one's clean-accuracy difference from the baseline.
+    """
+    wins_a = [m for m, w in comparison["better"].items() if w == "a"]
+    wins_b = [m for m, w in comparison["better"].items() if w == "b"]
+    n = len(comparison)
+    if wins_a and not wins_b:
+        head = f"{a} is better than {b} on {len(wins_a)} of {n} measures ({english_list(wins_a)}) and worse on none"
+    elif wins_b and not wins_a:
+        head = f"{b} is better than {a} on {len(wins_b)} of {n} measures ({english_list(wins_b)}) and worse on none"
+    elif wins_a and wins_b:
+        head = (f"neither shape wins: {a} is better on {english_list(wins_a)}, {b} on {english_list(wins_b)}")
+    else:
+        head = f"{a} and {b} are not distinguishable on any of the {n} measures"
+    cost = (f"Against the baseline's clean accuracy, {a} is at {difference_phrase(clean_a)} and {b} at "
+            f"{difference_phrase(clean_b)}.")
+    return f"{head[0].upper()}{head[1:]}. {cost}"
+
+
+def grid_best_sentence(counts: pd.DataFrame) -> str:
+    """The noise-shape grid's leader, from :func:`nsde.shape_study.grid_counts`."""
+    if counts.empty:
+        return "The grid is empty."
+    (shape, sigma), top = counts.index[0], counts.iloc[0]
+    if top["better"] == 0:
+        return "No noise shape or level beats the baseline on any measure beyond the 95% intervals."
+    ties = [f"{s}@{g:g}" for (s, g), r in counts.iterrows() if r["net"] == top["net"]]
+    lead = (f"{shape} noise at sigma {sigma:g}" if len(ties) == 1 else
+            f"{english_list(ties)} (tied)")
+    return (f"Across the grid, {lead} beats the baseline on the most measures ({int(top['better'])}) against "
+            f"{int(top['worse'])} where it is worse.")

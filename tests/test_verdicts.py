@@ -164,3 +164,14 @@ def test_short_forms_for_the_findings_page():
     assert vd.short_difference(None) == "not comparable"
     table = pd.DataFrame({"difference low": [0.01, -0.2, -0.1], "difference high": [0.1, -0.01, 0.1]})
     assert vd.data_size_verdict(table) == "NSDE better at 1, worse at 1 of 3 (size, noise) settings"
+
+
+def test_shape_choice_sentence():
+    cmp = pd.DataFrame({"better": ["a", "no difference", "b"]}, index=["noise AUC", "clean", "stability topk"])
+    text = vd.shape_choice_sentence(cmp, "Brownian", "attribution-shaped", clean_a=Interval(-0.01, -0.03, 0.01, 9),
+                                    clean_b=Interval(-0.05, -0.08, -0.02, 9))
+    assert text.startswith("Neither shape wins: Brownian is better on noise AUC, attribution-shaped on stability topk.")
+    assert text.endswith("attribution-shaped at -5.0 points [-8.0, -2.0].")
+    only_a = vd.shape_choice_sentence(cmp.assign(better=["a", "a", "no difference"]), "X", "Y",
+                                      clean_a=Interval(0, 0, 0, 1), clean_b=Interval(0, 0, 0, 1))
+    assert only_a.startswith("X is better than Y on 2 of 3 measures (noise AUC and clean) and worse on none.")
