@@ -22,12 +22,13 @@ profile = "quick"
 
 # %% tags=["remove-input"]
 import json
-from pathlib import Path
 
 import pandas as pd
 from IPython.display import Markdown
 
-results = Path("..") / "results" / "gpu"
+from nsde.runbook import REPO
+
+results = REPO / "results" / "gpu"
 recorded = (results / "provenance.json").exists()
 if not recorded:
     text = ("**No GPU run has been recorded yet.** The sessions that built this book had no GPU. To record one, on a "

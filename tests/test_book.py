@@ -77,24 +77,35 @@ def _chromium():
     return None
 
 
-def test_index_renders_in_headless_chromium(html_root, tmp_path):
+def test_verdicts_render_as_prose_not_code_output(html_root):
+    """Verdict sentences are Markdown outputs (they wrap), never lines of printed code output."""
+    text = (html_root / "book" / "03_robustness.html").read_text(errors="replace")
+    assert "The paper&#8217;s claim that" in text or "The paper’s claim that" in text or "The paper's claim that" in text
+    for pre in re.findall(r"<pre>(.*?)</pre>", text, flags=re.S):
+        assert "claim that" not in pre, "a verdict is printed as code output"
+
+
+def test_parameters_are_shown_once(html_root):
+    page = (html_root / "book" / "02_training.html").read_text(errors="replace")
+    assert "injected-parameters" not in page and 'profile = "quick"' not in page
+
+
+def test_every_page_renders_in_headless_chromium_at_1280_px(html_root, tmp_path):
     browser = _chromium()
     if browser is None:
         pytest.skip("headless Chromium is not installed and could not be installed (`make test` tries apt-get)")
-    shot = tmp_path / "index.png"
-    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,900",
-           f"--screenshot={shot}", (html_root / f"{runbook.toc_entries()[0]}.html").as_uri()]
-    subprocess.run(cmd, capture_output=True, timeout=120)
-    assert (html_root / "index.html").exists()
-    assert shot.exists() and shot.stat().st_size > 0, "Chromium wrote no screenshot"
     from PIL import Image
 
-    image = Image.open(shot).convert("L")
-    assert image.size == (1280, 900)
-    histogram = image.histogram()
-    dominant = max(histogram) / sum(histogram)
-    assert dominant < 0.98, "the screenshot is (almost) a single colour: the page did not render"
-    # dark text on a light page: some pixels must be dark
-    assert sum(histogram[:100]) > 0.001 * sum(histogram), "no text is visible on the rendered page"
+    for entry in runbook.toc_entries():
+        shot = tmp_path / f"{entry.replace('/', '_')}.png"
+        cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,900",
+               f"--screenshot={shot}", (html_root / f"{entry}.html").as_uri()]
+        subprocess.run(cmd, capture_output=True, timeout=120)
+        assert shot.exists() and shot.stat().st_size > 0, f"Chromium wrote no screenshot of {entry}"
+        image = Image.open(shot).convert("L")
+        assert image.size == (1280, 900)
+        histogram = image.histogram()
+        assert max(histogram) / sum(histogram) < 0.98, f"{entry}: the screenshot is (almost) one colour"
+        assert sum(histogram[:100]) > 0.001 * sum(histogram), f"{entry}: no text is visible"

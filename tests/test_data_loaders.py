@@ -214,3 +214,13 @@ def test_load_dataset_names_every_source(tmp_path):
         load_dataset({"path": str(path), "rate": 1})
     with pytest.raises(ValueError, match=r"stft has unknown field\(s\) \['nfft'\]"):
         load_dataset({"path": str(path), "sampling_rate": FS, "stft": {"nfft": 256}})
+
+
+def test_a_damaged_dataset_cache_is_named_and_rebuilt(tmp_path):
+    first = load_dataset("harmonic", image_size=32, n_per_class=6)
+    damaged = next((tmp_path / "cache").rglob("train.pt"))
+    damaged.write_bytes(damaged.read_bytes()[:200])
+    with pytest.warns(UserWarning, match=rf"damaged dataset cache in {damaged.parent}"):
+        again = load_dataset("harmonic", image_size=32, n_per_class=6)
+    assert torch.equal(again.train.x, first.train.x)  # rebuilt, identical
+    assert torch.equal(load_dataset("harmonic", image_size=32, n_per_class=6).test.x, first.test.x)
