@@ -49,7 +49,7 @@ def bench(device: torch.device, *, n: int, naive_n: int, steps: int, samples: in
     ig_b, ig_n = n / tb, naive_n / tn
 
     a = attribute(model, x, t, "ig", batch_size=n, internal_batch_size=ibs, **ig_kw)
-    abc_kw = dict(attributions=a, n_samples=samples, draw="categorical", n_features=fraction, noise_seed=0)
+    abc_kw = dict(attributions=a, n_mutations=samples, mask_law="categorical", n_features=fraction, noise_seed=0)
     tb = _timed(lambda: abc_confidence(model, x, batch_size=max(256, samples), **abc_kw), device)
     tn = _timed(lambda: abc_confidence(model, x[:naive_n], batch_size=1, **{**abc_kw, "attributions": a[:naive_n]}),
                 device)

@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                                                             lr=float(P.lr), seed=P.seed), data, device=device)
     zoo = {"baseline": [trained["baseline"]], f"nsde-{P.noise_shape}": [trained["nsde"]]}
     stage("table1", ["table1.csv"],
-          lambda: accuracy_table(zoo, data, eval_samples=P.eval_samples, seed=P.seed).to_csv(out / "table1.csv",
+          lambda: accuracy_table(zoo, data, samples=P.eval_samples, seed=P.seed).to_csv(out / "table1.csv",
                                                                                              index=False))
     x, y = eval_subset(data.test.x, data.test.y, 100, seed=P.seed)
 

@@ -87,13 +87,13 @@ P.describe(["attr_n_images", "ig_steps", "nt_samples", "abc_samples", "stability
 # almost no prediction would ever change and ABC would be ~1 for everything. Third-party
 # code normalises `P` inside 2x2 patches, which mutates about one pixel in four. We follow
 # that rate with an explicit law: each sample mutates **25% of the pixels**, drawn without
-# replacement from `P` (`draw="categorical"`, `n_features=0.25`). The published one-pixel
+# replacement from `P` (`mask_law="categorical"`, `n_features=0.25`). The published one-pixel
 # variant is shown once for comparison.
 
 # %%
 x_eval, y_eval = eval_subset(data.test.x, data.test.y, P.attr_n_images, seed=P.seed)
 n_stab = max(1, len(x_eval) // 2)
-ABC = dict(draw="categorical", n_features=0.25, floor=1e-3, n_samples=P.abc_samples)
+ABC = dict(mask_law="categorical", n_features=0.25, floor=1e-3, n_mutations=P.abc_samples)
 NOISE_INTENSITY = 0.1  # additive white noise, std on [0, 1] spectrograms (as in chapter 3)
 STAB_EPS = 0.01  # perturbation std of the stability measure: NoiseTunnel's 0.01 of the paper
 PATH = dict(noise="on", noise_seed=0)  # the NSDE's fixed noise path
@@ -206,11 +206,16 @@ print(f"{P.n_seeds} seeds x {len(x_eval)} images per model; mean ABC (the fracti
 pd.DataFrame(rows).set_index("model")
 
 # %%
-on_correct = cf.abc_on_correct(pooled(n_name, "clean", "abc"), pooled(n_name, "clean", "correct"),
-                               pooled(b_name, "clean", "abc"), pooled(b_name, "clean", "correct"), seed=P.seed)
+def per_seed(name, key):
+    return [results[(name, "clean", i)][key].numpy() for i in range(len(models[name]))]
+
+
+on_correct = cf.abc_on_correct(per_seed(n_name, "abc"), per_seed(n_name, "correct"), per_seed(b_name, "abc"),
+                               per_seed(b_name, "correct"), seed=P.seed)
 abc_text = verdicts.abc_sentence(*on_correct, paper=(paper.TABLE4["Neural SDE"]["correct"],
                                                      paper.TABLE4["ConvNeXt-Base"]["correct"]))
-findings.record(profile, "table4", data.name, "ABC on correct: " + verdicts.short_difference(on_correct[2]), abc_text)
+findings.record(profile, "table4", data.name,
+                "ABC on correct: " + verdicts.short_difference(on_correct[2], scale=1, unit=""), abc_text)
 Markdown(abc_text)
 
 # %% [markdown]
@@ -219,8 +224,8 @@ Markdown(abc_text)
 
 # %%
 published = {name: cf.abc_confidence(runs[0].model, x_eval, target=results[(name, "clean", 0)]["pred"],
-                                     attributions=results[(name, "clean", 0)]["attributions"], n_samples=P.abc_samples,
-                                     draw="bernoulli", n_features=1, seed=P.seed, **PATH)
+                                     attributions=results[(name, "clean", 0)]["attributions"], n_mutations=P.abc_samples,
+                                     mask_law="bernoulli", n_features=1, seed=P.seed, **PATH)
              for name, runs in models.items()}
 pd.DataFrame({name: {"mean ABC": f"{v.mean():.3f}", "share of images with ABC = 1": f"{(v == 1).float().mean():.2f}"}
               for name, v in published.items()}).T

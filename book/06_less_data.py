@@ -67,7 +67,7 @@ print(f"trained or loaded {2 * len(fractions) * P.n_seeds} models in {time.perf_
 # test images.
 
 # %%
-table = data_size_table(runs, data, intensities=P.data_size_intensities, eval_samples=P.eval_samples, seed=P.seed)
+table = data_size_table(runs, data, intensities=P.data_size_intensities, samples=P.eval_samples, seed=P.seed)
 
 
 def pct(row, name):

@@ -138,9 +138,7 @@ for sigma in sorted({s for shape, s in grid if shape == "attribution"}):
 counts = ss.grid_counts(diffs)
 lines.append(verdicts.grid_best_sentence(counts))
 verdict = "\n\n".join(lines)
-(top_shape, top_sigma) = counts.index[0]
-findings.record(profile, "oq1", data.name, f"most measures improved: {top_shape}@{top_sigma:g}"
-                if counts.iloc[0]["better"] else "no shape beats the baseline", verdict)
+findings.record(profile, "oq1", data.name, verdicts.grid_verdict(counts), verdict)
 Markdown(verdict)
 
 # %%

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 __all__ = ["positive_int", "nonnegative_int", "check_choice", "check_images", "check_labels", "check_xy",
-           "number_list", "model_classes", "model_channels", "check_model_input"]
+           "number_list", "model_classes", "model_channels", "check_model_input", "unwrap_model"]
 
 #: Tolerance on the [0, 1] range of images (float rounding of normalised spectrograms).
 RANGE_TOL = 1e-5
@@ -161,3 +161,11 @@ def check_model_input(model: nn.Module, x: torch.Tensor) -> None:
     if c is not None and x.shape[1] != c:
         raise ValueError(f"the model takes {c}-channel images, but x has {x.shape[1]} channels "
                          f"(shape {tuple(x.shape)})")
+
+
+def unwrap_model(trained: Any, key: str | None = None) -> tuple[nn.Module, str | None]:
+    """The ``nn.Module`` and cache key of a ``TrainedModel`` (``.model``, ``.key``) or of a module."""
+    model = getattr(trained, "model", trained)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected a TrainedModel or an nn.Module, but found {type(trained).__name__}")
+    return model, key if key is not None else getattr(trained, "key", None)

@@ -374,19 +374,32 @@ def attribution_stability(model: nn.Module, x: torch.Tensor, *, method: str = "i
     return pd.concat(rows, ignore_index=True)
 
 
-def _cached(kind: str, fn_name: str, trained, tensors: tuple, kwargs: dict, compute):
-    """Cache ``compute()`` under the model's key, a hash of the tensors and the arguments."""
+def _cached(kind: str, fn, trained, tensors: tuple, kwargs: dict, compute, fixed: tuple = ()):
+    """Cache ``compute()`` under the model's key, a hash of the tensors and the arguments of
+    ``fn`` with its defaults filled in (so a changed default never reuses a stale result).
+
+    ``fixed`` names the positional parameters of ``fn`` given by ``tensors`` and the model.
+    """
+    import inspect
+
     from .cache import cached, tensor_hash
 
     key = getattr(trained, "key", None)
     if key is None:
-        raise TypeError(f"{fn_name} needs a TrainedModel (its .key keys the cache), but found {type(trained).__name__}")
-    config = {"fn": fn_name, "v": _CACHE_VERSION, "model": key, "data": tensor_hash(*tensors),
-              **{k: v for k, v in kwargs.items() if k != "show_progress"}}
+        raise TypeError(f"{fn.__name__} needs a TrainedModel (its .key keys the cache), but found "
+                        f"{type(trained).__name__}")
+    params = inspect.signature(fn).parameters
+    unknown = sorted(set(kwargs) - set(params))
+    if unknown:
+        raise TypeError(f"{fn.__name__} got unexpected keyword argument(s) {unknown}")
+    settings = {k: p.default for k, p in params.items()
+                if k not in fixed and p.default is not inspect.Parameter.empty and k != "show_progress"}
+    settings.update({k: v for k, v in kwargs.items() if k != "show_progress"})
+    config = {"fn": fn.__name__, "v": _CACHE_VERSION, "model": key, "data": tensor_hash(*tensors), **settings}
     return cached(kind, config, compute)
 
 
-_CACHE_VERSION = 2  # bump when attributions or stability change what they compute
+_CACHE_VERSION = 3  # bump when attributions or stability change what they compute
 
 
 def cached_attributions(trained, x: torch.Tensor, target, methods: Sequence[str] = METHODS, **kwargs) -> dict:
@@ -397,14 +410,15 @@ def cached_attributions(trained, x: torch.Tensor, target, methods: Sequence[str]
         ``{method: attributions (N, C, H, W)}``.
     """
     target = torch.as_tensor(target)
-    return _cached("explanations", "cached_attributions", trained, (x, target), {"methods": list(methods), **kwargs},
-                   lambda: {m: attribute(trained.model, x, target, m, **kwargs) for m in methods})
+    return _cached("explanations", attribute, trained, (x, target), {**kwargs, "method": list(methods)},
+                   lambda: {m: attribute(trained.model, x, target, m, **kwargs) for m in methods},
+                   fixed=("model", "x", "target"))
 
 
 def cached_stability(trained, x: torch.Tensor, **kwargs) -> pd.DataFrame:
     """:func:`attribution_stability` of ``trained.model``, cached (model key, images, arguments)."""
-    return _cached("explanations", "attribution_stability", trained, (x,), kwargs,
-                   lambda: attribution_stability(trained.model, x, **kwargs))
+    return _cached("explanations", attribution_stability, trained, (x,), kwargs,
+                   lambda: attribution_stability(trained.model, x, **kwargs), fixed=("model", "x"))
 
 
 def stability_summary(tables: Mapping[str, pd.DataFrame], *, level: float = 0.95, n_boot: int = 2000,

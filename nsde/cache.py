@@ -83,7 +83,12 @@ def cache_root() -> Path:
 
 
 def _canonical(obj: Any) -> Any:
-    """Turn configs (dataclasses, dicts, tuples, paths, dtypes) into JSON-able values."""
+    """Turn configs (dataclasses, dicts, tuples, paths, dtypes) into JSON-able values.
+
+    NumPy scalars count as the Python numbers they hold (``np.float64(0.05)`` and ``0.05``
+    give one key)."""
+    if hasattr(obj, "item") and getattr(obj, "ndim", None) == 0 and not hasattr(obj, "requires_grad"):
+        obj = obj.item()  # a NumPy scalar
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {"__type__": type(obj).__name__, **{f.name: _canonical(getattr(obj, f.name)) for f in dataclasses.fields(obj)}}
     if isinstance(obj, dict):

@@ -67,6 +67,9 @@ def pool_seeds(tables: Sequence[pd.DataFrame], xcol: str, seed: int = 0) -> pd.D
     for t in tables[1:]:
         if t[xcol].tolist() != values:
             raise ValueError(f"the seeds' tables have different {xcol} rows: {values} vs {t[xcol].tolist()}")
+    sizes = {scores(t, v).shape[1] for t in tables for v in values}
+    if len(sizes) != 1:
+        raise ValueError(f"the seeds' tables were scored on different numbers of images: {sorted(sizes)}")
     rows, correct = [], {}
     for v in values:
         m = np.vstack([scores(t, v) for t in tables])
@@ -80,19 +83,24 @@ def pool_seeds(tables: Sequence[pd.DataFrame], xcol: str, seed: int = 0) -> pd.D
     return df
 
 
-def compare_scores(a: np.ndarray, b: np.ndarray, seed: int = 0) -> Interval:
+def compare_scores(a: np.ndarray, b: np.ndarray, seed: int = 0, *, same_models: bool = False) -> Interval:
     """``mean(a) - mean(b)`` for per-image scores ``(seeds, N)`` (or ``(N,)``) on the same
-    images: paired bootstrap with one seed each, hierarchical with several."""
-    return hierarchical_difference(np.atleast_2d(a), np.atleast_2d(b), seed=seed)
+    images: paired bootstrap with one seed each, hierarchical with several; ``same_models``
+    when both are evaluations of the same trained models (seeds resampled together)."""
+    return hierarchical_difference(np.atleast_2d(a), np.atleast_2d(b), seed=seed, paired_seeds=same_models)
 
 
-def compare_tables(a: pd.DataFrame, b: pd.DataFrame, xcol: str, *, seed: int = 0) -> pd.DataFrame:
+def compare_tables(a: pd.DataFrame, b: pd.DataFrame, xcol: str, *, seed: int = 0,
+                   same_models: bool = False) -> pd.DataFrame:
     """Row by row, is ``a`` higher or lower than ``b`` on the same images?
 
     Args:
         a, b: tables with per-image correctness (one seed, or pooled by :func:`pool_seeds`).
         xcol: the column to match rows on (``"intensity"`` or ``"eps"``).
         seed: seed of the bootstrap.
+        same_models: ``a`` and ``b`` evaluate the same trained models (an adaptive against
+            a non-adaptive attack, the ensemble against its own noise-off network): their
+            seeds are resampled together, which keeps the comparison paired by seed.
 
     Returns:
         DataFrame indexed by the shared ``xcol`` values with columns ``difference, low,
@@ -110,7 +118,7 @@ def compare_tables(a: pd.DataFrame, b: pd.DataFrame, xcol: str, *, seed: int = 0
         if sa.shape[1] != sb.shape[1]:
             raise ValueError(f"a paired comparison needs the same images, but at {xcol}={v:g} one table has "
                              f"{sa.shape[1]} and the other {sb.shape[1]}")
-        iv = compare_scores(sa, sb, seed=seed)
+        iv = compare_scores(sa, sb, seed=seed, same_models=same_models)
         rows.append({xcol: v, "difference": iv.estimate, "low": iv.low, "high": iv.high, "n": iv.n,
                      "outcome": outcome(iv)})
     return pd.DataFrame(rows).set_index(xcol)

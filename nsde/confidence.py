@@ -19,9 +19,9 @@ are drawn by mutating features to their baseline value, and ABC is the fraction 
 samples on which the prediction is still ``i``. Two open points of the paper are
 parameters:
 
-* ``draw="bernoulli"``: each feature independently with probability
+* ``mask_law="bernoulli"``: each feature independently with probability
   ``min(1, m * P_j)`` (the published algorithm is ``m = 1``: with ``sum P = 1`` it
-  changes about one feature per sample); ``draw="categorical"``: exactly ``m`` distinct
+  changes about one feature per sample); ``mask_law="categorical"``: exactly ``m`` distinct
   features per sample, drawn from ``P`` without replacement (a successive-draw law).
 * ``n_features = m``: an int, or a float in (0, 1] read as a fraction of the features.
 
@@ -52,7 +52,7 @@ from .runtime import model_device, progress
 from .stats import Interval, bootstrap_interval
 
 __all__ = [
-    "DRAWS",
+    "MASK_LAWS",
     "sampling_probabilities",
     "n_mutated",
     "sample_masks",
@@ -71,8 +71,8 @@ __all__ = [
     "plot_risk_coverage",
 ]
 
-#: Ways of drawing the features to mutate.
-DRAWS = ("bernoulli", "categorical")
+#: Laws of the masks of features to mutate.
+MASK_LAWS = ("bernoulli", "categorical")
 
 
 # --------------------------------------------------------------------------- ABC
@@ -106,36 +106,36 @@ def n_mutated(n_features: int | float, d: int) -> int:
     return feature_count("n_features", n_features, d)
 
 
-def sample_masks(p: torch.Tensor, n_samples: int, *, draw: str = "bernoulli", n_features: int | float = 1,
+def sample_masks(p: torch.Tensor, n_mutations: int, *, mask_law: str = "bernoulli", n_features: int | float = 1,
                  generator: torch.Generator | None = None) -> torch.Tensor:
     """Boolean masks of features to mutate, ``(N, S, D)``.
 
     Args:
         p: sampling law ``(N, D)``, rows summing to 1.
-        n_samples: ``S >= 1``.
-        draw: ``"bernoulli"`` (independent, ``min(1, m P_j)``) or ``"categorical"``
+        n_mutations: ``S >= 1``.
+        mask_law: ``"bernoulli"`` (independent, ``min(1, m P_j)``) or ``"categorical"``
             (``m`` distinct features per sample, without replacement).
         n_features: ``m`` (int, or fraction of ``D``).
         generator: CPU generator of the draws.
     """
-    check_choice("draw", draw, DRAWS)
-    n_samples = positive_int("n_samples", n_samples)
+    check_choice("mask_law", mask_law, MASK_LAWS)
+    n_mutations = positive_int("n_mutations", n_mutations)
     n, d = p.shape
     m = n_mutated(n_features, d)
-    if draw == "bernoulli":
+    if mask_law == "bernoulli":
         q = (m * p).clamp(max=1.0).float()
-        return torch.rand((n, n_samples, d), generator=generator) < q[:, None, :]
+        return torch.rand((n, n_mutations, d), generator=generator) < q[:, None, :]
     # Zero-probability features are drawn only when the positive ones run out (tiny mass).
     w = (p + 1e-12 / d).float()
-    idx = torch.multinomial(w.repeat_interleave(n_samples, 0), m, replacement=False, generator=generator)
-    mask = torch.zeros((n * n_samples, d), dtype=torch.bool).scatter_(1, idx, True)
-    return mask.reshape(n, n_samples, d)
+    idx = torch.multinomial(w.repeat_interleave(n_mutations, 0), m, replacement=False, generator=generator)
+    mask = torch.zeros((n * n_mutations, d), dtype=torch.bool).scatter_(1, idx, True)
+    return mask.reshape(n, n_mutations, d)
 
 
 @torch.no_grad()
 def abc_confidence(model: nn.Module, x: torch.Tensor, *, target: Any = None,
-                   attributions: torch.Tensor | None = None, n_samples: int = 50,
-                   draw: str = "bernoulli", n_features: int | float = 1, floor: float = 1e-3,
+                   attributions: torch.Tensor | None = None, n_mutations: int = 50,
+                   mask_law: str = "bernoulli", n_features: int | float = 1, floor: float = 1e-3,
                    baseline: float = 0.0, noise: str = "on", noise_seed: int = 0, ig_steps: int = 50,
                    internal_batch_size: int | None = 64, batch_size: int = 256, seed: int = 0,
                    show_progress: bool = False) -> torch.Tensor:
@@ -146,8 +146,8 @@ def abc_confidence(model: nn.Module, x: torch.Tensor, *, target: Any = None,
         x: images ``(N, C, H, W)`` in [0, 1].
         target: the labels whose stability is scored; default: the model's predictions.
         attributions: IG attributions of ``target`` (zero baseline); computed when None.
-        n_samples: S >= 1 mutated samples per image.
-        draw, n_features: how features are drawn (see the module docstring).
+        n_mutations: S >= 1 mutated samples per image.
+        mask_law, n_features: how features are drawn (see the module docstring).
         floor: denominator floor of :func:`sampling_probabilities`.
         baseline: value mutated features take (the IG baseline, 0).
         noise, noise_seed: ``"on"`` with the fixed noise path ``noise_seed`` of an NSDE, or
@@ -161,9 +161,9 @@ def abc_confidence(model: nn.Module, x: torch.Tensor, *, target: Any = None,
         ``(N,)`` float32 in [0, 1]: fraction of samples whose prediction equals ``target``.
     """
     x = _check_x(x, model)
-    n_samples = positive_int("n_samples", n_samples)
+    n_mutations = positive_int("n_mutations", n_mutations)
     batch_size = positive_int("batch_size", batch_size)
-    check_choice("draw", draw, DRAWS)
+    check_choice("mask_law", mask_law, MASK_LAWS)
     n_mutated(n_features, x[0].numel())  # validate early
     device = model_device(model)
     with explaining(model, noise, noise_seed):
@@ -180,24 +180,24 @@ def abc_confidence(model: nn.Module, x: torch.Tensor, *, target: Any = None,
                          f"{tuple(attributions.shape)}")
     p = sampling_probabilities(attributions, x, baseline, floor)
     gen = torch.Generator().manual_seed(seed)
-    per_chunk = max(1, batch_size // n_samples)
+    per_chunk = max(1, batch_size // n_mutations)
     flat = x.reshape(len(x), -1)
     out = torch.empty(len(x), dtype=torch.float32)
     bar = {} if show_progress else {"disable": True}
     with explaining(model, noise, noise_seed):
         for i in progress(range(0, len(x), per_chunk), desc="ABC", **bar):
             xi, pi = flat[i:i + per_chunk], p[i:i + per_chunk]
-            mask = sample_masks(pi, n_samples, draw=draw, n_features=n_features, generator=gen)
+            mask = sample_masks(pi, n_mutations, mask_law=mask_law, n_features=n_features, generator=gen)
             mutated = torch.where(mask, torch.as_tensor(baseline, dtype=xi.dtype), xi[:, None, :])
             mutated = mutated.reshape(-1, *x.shape[1:])
             preds = torch.cat([model(mutated[j:j + batch_size].to(device)).argmax(1).cpu()
-                               for j in range(0, len(mutated), batch_size)]).reshape(len(xi), n_samples)
+                               for j in range(0, len(mutated), batch_size)]).reshape(len(xi), n_mutations)
             out[i:i + per_chunk] = (preds == target[i:i + per_chunk, None]).float().mean(1)
     return out
 
 
-def evaluate_abc(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, n_samples: int = 50,
-                 draw: str = "categorical", n_features: int | float = 0.25, floor: float = 1e-3,
+def evaluate_abc(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, n_mutations: int = 50,
+                 mask_law: str = "categorical", n_features: int | float = 0.25, floor: float = 1e-3,
                  noise: str = "on", noise_seed: int = 0, ig_steps: int = 50, internal_batch_size: int | None = 64,
                  batch_size: int = 256, seed: int = 0, show_progress: bool = False) -> dict[str, Any]:
     """Predict, attribute (IG of the predicted class) and score ABC on one noise path.
@@ -220,7 +220,7 @@ def evaluate_abc(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, n_sample
     pred = probs.argmax(1)
     attributions = attribute(model, x, pred, "ig", n_steps=ig_steps, internal_batch_size=internal_batch_size,
                              noise=noise, noise_seed=noise_seed, show_progress=show_progress)
-    abc = abc_confidence(model, x, target=pred, attributions=attributions, n_samples=n_samples, draw=draw,
+    abc = abc_confidence(model, x, target=pred, attributions=attributions, n_mutations=n_mutations, mask_law=mask_law,
                          n_features=n_features, floor=floor, noise=noise, noise_seed=noise_seed,
                          batch_size=batch_size, seed=seed, show_progress=show_progress)
     return {"probs": probs, "pred": pred, "correct": pred == y.cpu(), "msp": probs.max(1).values,
@@ -232,8 +232,8 @@ def cached_abc(trained, x: torch.Tensor, y: torch.Tensor, **kwargs) -> dict[str,
     ``(x, y)`` and the keyword arguments."""
     from .attribution import _cached
 
-    return _cached("explanations", "evaluate_abc", trained, (x, torch.as_tensor(y)), kwargs,
-                   lambda: evaluate_abc(trained.model, x, y, **kwargs))
+    return _cached("explanations", evaluate_abc, trained, (x, torch.as_tensor(y)), kwargs,
+                   lambda: evaluate_abc(trained.model, x, y, **kwargs), fixed=("model", "x", "y"))
 
 
 # --------------------------------------------------------------------------- reliability
@@ -358,21 +358,26 @@ def abc_summary(abc, correct, *, level: float = 0.95, n_boot: int = 2000, seed: 
 def abc_on_correct(abc_a, correct_a, abc_b, correct_b, *, seed: int = 0):
     """Mean ABC on the correct predictions of two models, and their difference.
 
-    The two models' correct predictions are different images, so the difference is an
-    unpaired bootstrap (:func:`nsde.stats.unpaired_difference`).
+    Each argument is one array per training seed (or a single array for one seed). The two
+    models' correct predictions are different images, so the intervals resample the seeds
+    and, within each, its correct predictions (:func:`nsde.stats.grouped_difference`).
 
     Returns:
         ``(a, b, a - b)`` as :class:`nsde.stats.Interval`, or ``(None, None, None)`` when a
         model has no correct prediction.
     """
-    from .stats import unpaired_difference
+    from .stats import grouped_difference
 
-    sa, ca = _scores_labels(abc_a, correct_a)
-    sb, cb = _scores_labels(abc_b, correct_b)
-    if not ca.any() or not cb.any():
+    def groups(abc, correct):
+        abc = [abc] if np.ndim(abc[0]) == 0 else list(abc)
+        correct = [correct] if np.ndim(correct[0]) == 0 else list(correct)
+        return [np.asarray(s, dtype=float)[np.asarray(c, dtype=bool)] for s, c in zip(abc, correct)]
+
+    ga, gb = groups(abc_a, correct_a), groups(abc_b, correct_b)
+    if sum(g.size for g in ga) == 0 or sum(g.size for g in gb) == 0:
         return None, None, None
-    return (bootstrap_interval(sa[ca], seed=seed), bootstrap_interval(sb[cb], seed=seed),
-            unpaired_difference(sa[ca], sb[cb], seed=seed))
+    return (grouped_difference(ga, seed=seed), grouped_difference(gb, seed=seed),
+            grouped_difference(ga, gb, seed=seed))
 
 
 def reliability_row(scores, correct, *, n_boot: int = 2000, seed: int = 0, **labels: Any) -> dict[str, Any]:

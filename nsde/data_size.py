@@ -18,7 +18,7 @@ from nsde.compare import compare_scores
 from nsde.evaluation import correctness
 from nsde.robustness import noisy_inputs
 from nsde.stats import hierarchical_interval
-from nsde.training import ModelSpec, TrainConfig, TrainedModel, train_or_load
+from nsde.training import ModelSpec, TrainConfig, TrainedModel, recipe, train_or_load
 
 __all__ = ["train_fraction_zoo", "data_size_table", "plot_data_size"]
 
@@ -47,8 +47,8 @@ def train_fraction_zoo(splits, profile, fractions, *, n_seeds: int = 1,
         raise ValueError(f"fractions must lie in (0, 1], but found {fractions[-1]:g}")
     n_seeds = positive_int("n_seeds", n_seeds)
     p = profile
-    specs = [ModelSpec(arch=p.arch, kind="baseline"),
-             ModelSpec(arch=p.arch, kind="nsde", noise_shape=p.noise_shape, sigma=float(p.sigma))]
+    specs = [ModelSpec(arch=p.arch, kind="baseline", **recipe(p.arch)),
+             ModelSpec(arch=p.arch, kind="nsde", noise_shape=p.noise_shape, sigma=float(p.sigma), **recipe(p.arch))]
     out: dict[float, dict[str, list[TrainedModel]]] = {}
     for f in fractions:
         cfgs = [TrainConfig(epochs=p.epochs, batch_size=p.batch_size, lr=float(p.lr), seed=p.seed + i,
@@ -58,11 +58,11 @@ def train_fraction_zoo(splits, profile, fractions, *, n_seeds: int = 1,
 
 
 def data_size_table(runs: dict[float, dict[str, list[TrainedModel]]], splits, *, intensities=(0.0,),
-                    eval_samples: int = 10, seed: int = 0) -> pd.DataFrame:
+                    samples: int = 10, seed: int = 0) -> pd.DataFrame:
     """Test accuracy of each pair of :func:`train_fraction_zoo`, clean and under white noise.
 
     The baseline is evaluated with its drift path, the NSDE with the noise on
-    (``eval_samples`` passes, mean softmax), as in the robustness chapter. Every model sees
+    (``samples`` passes, mean softmax), as in the robustness chapter. Every model sees
     the same noisy test images (:func:`nsde.robustness.noisy_inputs`). Intervals: 95%,
     resampling seeds and images (:mod:`nsde.stats`). The per-image scores are cached
     under the models' keys, the test images and the arguments.
@@ -84,11 +84,11 @@ def data_size_table(runs: dict[float, dict[str, list[TrainedModel]]], splits, *,
         nsde = next(v for k, v in pair.items() if k != "baseline")
         n_train = len(stratified_subset(splits.train, f, seed=base[0].train_cfg.seed))
         for intensity, xi, _ in noisy:
-            config = dict(fn="data_size_table", v=2, models=[t.key for t in base + nsde], data=data,
-                          intensity=intensity, eval_samples=eval_samples, seed=seed)
+            config = dict(fn="data_size_table", v=3, models=[t.key for t in base + nsde], data=data,
+                          intensity=intensity, samples=samples, seed=seed)
             cb, cn = cached("data_size", config, lambda: (
                 np.stack([correctness(t, xi, y, noise="off", seed=seed) for t in base]),
-                np.stack([correctness(t, xi, y, noise="on", samples=eval_samples, seed=seed) for t in nsde])),
+                np.stack([correctness(t, xi, y, noise="on", samples=samples, seed=seed) for t in nsde])),
                 name="correct.pt")
             row = {"fraction": f, "train images": n_train, "seeds": len(base), "intensity": intensity}
             for name, c in (("baseline", cb), ("nsde", cn)):

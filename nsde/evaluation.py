@@ -15,8 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from nsde._checks import check_images, check_labels, check_model_input, model_classes, positive_int
-from nsde.models import noise_mode
+from nsde._checks import check_images, check_labels, check_model_input, model_classes, positive_int, unwrap_model
+from nsde.models import is_random, noise_mode, noise_rng
 from nsde.runtime import eval_mode, model_device
 
 __all__ = ["eval_subset", "predict", "evaluate", "correctness", "correctness_matrix", "accuracy_table",
@@ -40,11 +40,7 @@ def eval_subset(x: torch.Tensor, y: torch.Tensor, n: int | None, seed: int = 0) 
 
 
 def _module(model) -> nn.Module:
-    """The ``nn.Module`` of a ``TrainedModel`` or a module."""
-    m = getattr(model, "model", model)
-    if not isinstance(m, nn.Module):
-        raise TypeError(f"expected a TrainedModel or an nn.Module, but found {type(model).__name__}")
-    return m
+    return unwrap_model(model)[0]
 
 
 @torch.no_grad()
@@ -101,7 +97,8 @@ def correctness(trained, x: torch.Tensor, y: torch.Tensor, *, noise: str = "off"
         samples: K, noisy passes averaged in softmax per scoring when ``noise="on"``.
         draws: independent scorings averaged (fresh noise each); ignored when the model is
             deterministic (``noise="off"`` or a baseline).
-        seed: reseeds the model's private noise generator, so the draws are reproducible.
+        seed: the seed of the model's noise draws inside this call (its previous noise
+            stream is restored afterwards), so the draws are reproducible.
         batch_size: images per forward.
 
     Returns:
@@ -113,11 +110,9 @@ def correctness(trained, x: torch.Tensor, y: torch.Tensor, *, noise: str = "off"
     x = check_images(x)
     y = check_labels(y, len(x), model_classes(model))
     draws = positive_int("draws", draws)
-    random = noise == "on" and getattr(model, "kind", "nsde") == "nsde" and getattr(model, "sigma", 1.0) > 0
-    if hasattr(model, "reseed_noise"):
-        model.reseed_noise(seed)
+    random = is_random(model, noise)
     total = np.zeros(len(x))
-    with noise_mode(model, noise, samples=samples):
+    with noise_rng(model, seed), noise_mode(model, noise, samples=samples):
         for _ in range(draws if random else 1):
             total += (predict(model, x, batch_size=batch_size).argmax(1) == y).numpy()
     return total / (draws if random else 1)
@@ -128,11 +123,13 @@ def correctness_matrix(runs, x: torch.Tensor, y: torch.Tensor, **kwargs) -> np.n
     return np.stack([correctness(t, x, y, **kwargs) for t in runs])
 
 
-def accuracy_table(zoo: dict, splits, *, eval_samples: int = 10, seed: int = 0):
+def accuracy_table(zoo: dict, splits, *, samples: int = 10, seed: int = 0):
     """Validation and test accuracy of every model of a zoo (Table 1 of the paper).
 
     Baselines are evaluated once; NSDEs with the noise off (drift path) and with the noise
-    on (``eval_samples`` Monte-Carlo passes, mean softmax). Accuracies are averaged over
+    on (``samples`` Monte-Carlo passes, mean softmax; one scoring per image, an unbiased
+    estimate of the ensemble's expected accuracy whose interval carries the draws' spread
+    through the resampled images). Accuracies are averaged over
     the training seeds; the test interval resamples both the seeds and the test images
     (:func:`nsde.stats.hierarchical_interval`); ``test sd over seeds`` is the spread of the
     seeds' test accuracies.
@@ -148,7 +145,7 @@ def accuracy_table(zoo: dict, splits, *, eval_samples: int = 10, seed: int = 0):
 
     rows, scores = [], {}
     for name, runs in zoo.items():
-        settings = [("off", 1)] if runs[0].spec.kind == "baseline" else [("off", 1), ("on", eval_samples)]
+        settings = [("off", 1)] if runs[0].spec.kind == "baseline" else [("off", 1), ("on", samples)]
         for noise, k in settings:
             val = correctness_matrix(runs, splits.val.x, splits.val.y, noise=noise, samples=k, seed=seed)
             test = correctness_matrix(runs, splits.test.x, splits.test.y, noise=noise, samples=k, seed=seed)

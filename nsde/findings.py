@@ -84,7 +84,7 @@ def record(profile: str, claim: str, dataset: str, verdict: str, detail: str, *,
         raise ValueError(f"claim must be one of {list(CLAIMS)}, but found {claim!r}")
     chapter = chapter or CLAIMS[claim][1]
     save_json({"claim": claim, "dataset": dataset, "verdict": verdict, "detail": detail, "chapter": chapter},
-              _folder(profile) / f"{claim}--{dataset}.json")
+              _folder(profile) / f"{claim}--{dataset}--{chapter}.json")
 
 
 def load(profile: str) -> pd.DataFrame:
@@ -96,7 +96,7 @@ def load(profile: str) -> pd.DataFrame:
 def findings_table(profile: str) -> pd.DataFrame:
     """One row per claim (in :data:`CLAIMS` order), one column per data set, holding the
     verdict as a Markdown link to the chapter that shows it ("not run" where no chapter
-    recorded one)."""
+    recorded one; two chapters' verdicts on one data set are both shown)."""
     found = load(profile)
     datasets = sorted(found["dataset"].unique().tolist(), key=lambda d: (d != "harmonic", d)) or ["harmonic"]
     numbers = paper_numbers()
@@ -104,7 +104,7 @@ def findings_table(profile: str) -> pd.DataFrame:
     for claim, (text, chapter) in CLAIMS.items():
         row = {"claim": text, "paper": numbers[claim]}
         for d in datasets:
-            hit = found[(found["claim"] == claim) & (found["dataset"] == d)]
-            row[d] = f"[{hit['verdict'].iloc[0]}]({hit['chapter'].iloc[0]})" if len(hit) else "not run"
+            hits = found[(found["claim"] == claim) & (found["dataset"] == d)]
+            row[d] = "; ".join(f"[{h.verdict}]({h.chapter})" for h in hits.itertuples()) if len(hits) else "not run"
         rows.append(row)
     return pd.DataFrame(rows).set_index("claim")

@@ -73,7 +73,8 @@ from nsde.noise import SHAPES, Shaper, make_shaper, pool_envelope
 from nsde.runtime import derive_seed
 
 __all__ = ["ARCHS", "KINDS", "NOISE_MODES", "NoisyResidual", "NoisyClassifier", "build_model",
-           "noise_mode", "noise_envelope", "capture_noise", "residual_blocks"]
+           "noise_mode", "noise_envelope", "noise_rng", "precision_mode", "is_random", "capture_noise",
+           "residual_blocks"]
 
 #: Architectures :func:`build_model` accepts (timm names).
 ARCHS = ("convnext_zepto_rms", "convnext_atto", "convnext_femto", "convnext_pico", "convnext_nano",
@@ -294,6 +295,19 @@ class NoisyClassifier(nn.Module):
         """Restart the private generator of fresh draws from ``seed`` (training does this per epoch)."""
         self._noise.reseed(seed)
 
+    def noise_stream(self) -> tuple:
+        """An opaque snapshot of the private noise stream, for :meth:`restore_noise_stream`."""
+        st = self._noise
+        return st._base_seed, {k: g.get_state() for k, g in st._generators.items()}
+
+    def restore_noise_stream(self, snapshot: tuple) -> None:
+        """Put the private noise stream back where :meth:`noise_stream` found it."""
+        st = self._noise
+        st._base_seed = snapshot[0]
+        st._generators.clear()
+        for k, state in snapshot[1].items():
+            st.generator(torch.device(k)).set_state(state)
+
     def set_envelope(self, envelope: torch.Tensor | None) -> "NoisyClassifier":
         """Set the spatial noise envelope (see the module docstring); ``None``: uniform noise.
 
@@ -383,6 +397,46 @@ def noise_mode(model: nn.Module, noise: str, seed: int | None = None, samples: i
         yield model
     finally:
         model.set_noise(*previous)
+
+
+def is_random(model: nn.Module, noise: str) -> bool:
+    """Whether ``model`` computes a random function with ``noise``: an NSDE with sigma > 0
+    and its noise ``"on"`` (any module with ``set_noise`` and no ``kind`` counts as one)."""
+    if noise != "on" or not hasattr(model, "set_noise"):
+        return False
+    return getattr(model, "kind", "nsde") == "nsde" and getattr(model, "sigma", 1.0) > 0
+
+
+@contextmanager
+def noise_rng(model: nn.Module, seed: int) -> Iterator[nn.Module]:
+    """Draw the model's fresh noise from ``seed`` inside the block, then restore its previous
+    noise stream, so that a scoring or an attack neither depends on nor disturbs the draws
+    of the code around it. Models without ``reseed_noise`` are left alone; models without
+    ``noise_stream``/``restore_noise_stream`` are reseeded but not restored."""
+    if not hasattr(model, "reseed_noise"):
+        yield model
+        return
+    saved = model.noise_stream() if hasattr(model, "noise_stream") else None
+    model.reseed_noise(seed)
+    try:
+        yield model
+    finally:
+        if saved is not None:
+            model.restore_noise_stream(saved)
+
+
+@contextmanager
+def precision_mode(model: nn.Module, precision: str | None) -> Iterator[nn.Module]:
+    """Run ``model`` in ``precision`` inside the block (``None``: as it is); restores it."""
+    previous = getattr(model, "precision", None)
+    if precision is None or previous is None or precision == previous:
+        yield model
+        return
+    model.set_precision(precision)
+    try:
+        yield model
+    finally:
+        model.set_precision(previous)
 
 
 @contextmanager

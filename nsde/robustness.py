@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from nsde._checks import check_choice, check_xy, number_list, positive_int
+from nsde._checks import check_choice, check_xy, number_list, positive_int, unwrap_model
 from nsde.cache import cached, tensor_hash
 from nsde.evaluation import correctness
 from nsde.noise import SHAPES, make_shaper
@@ -34,7 +34,7 @@ __all__ = ["PAPER_INTENSITIES", "sample_noise", "add_noise", "noisy_inputs", "sn
 #: The paper's Table 2 noise intensities (standard deviation on [0, 1] spectrograms).
 PAPER_INTENSITIES = (0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 0.75, 1.0)
 # bump to invalidate cached results after a change of method
-_NOISE_VERSION = 3  # 3: expected correctness over draws; one seeded noisy_inputs
+_NOISE_VERSION = 4  # 4: noisy images seeded by the intensity's value
 
 
 def _intensity(value: Any) -> float:
@@ -80,15 +80,17 @@ def noisy_inputs(x: torch.Tensor, intensities: Iterable[float], noise_shape: str
                  seed: int = 0) -> list[tuple[float, torch.Tensor, torch.Tensor]]:
     """The seeded noisy versions of ``x`` that every model is scored on.
 
-    The draw for the ``i``-th intensity comes from the seed ``derive_seed(seed, i)``, so
-    two calls with the same arguments give the same images, and intensity 0 gives ``x``.
+    The draw for an intensity comes from ``derive_seed(seed, round(1e6 * intensity))``: it
+    depends on the intensity's value, not on its place in the list, so every chapter that
+    asks for the same intensity with the same seed gets the same noisy images (and the
+    cache keys, which name the intensities, stay valid). Intensity 0 gives ``x``.
 
     Returns:
         ``[(intensity, noisy, delivered), ...]`` in the order of ``intensities``.
     """
     out = []
-    for i, intensity in enumerate(number_list("intensities", intensities, minimum=0.0)):
-        gen = torch.Generator().manual_seed(derive_seed(seed, i))
+    for intensity in number_list("intensities", intensities, minimum=0.0):
+        gen = torch.Generator().manual_seed(derive_seed(seed, round(1e6 * intensity)))
         noisy, delivered = add_noise(x, intensity, noise_shape, gen) if intensity > 0 else (x, torch.zeros_like(x))
         out.append((intensity, noisy, delivered))
     return out
@@ -101,13 +103,6 @@ def snr_db(signal: torch.Tensor, perturbation: torch.Tensor) -> float:
     if p_n == 0.0:
         return math.inf
     return 10.0 * math.log10(p_s / p_n)
-
-
-def _unwrap(trained: Any, key: str | None) -> tuple[torch.nn.Module, str | None]:
-    model = getattr(trained, "model", trained)
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"expected a TrainedModel or an nn.Module, but found {type(trained).__name__}")
-    return model, key if key is not None else getattr(trained, "key", None)
 
 
 def noise_accuracy(trained: Any, x: torch.Tensor, y: torch.Tensor, intensities: Iterable[float],
@@ -141,7 +136,7 @@ def noise_accuracy(trained: Any, x: torch.Tensor, y: torch.Tensor, intensities: 
         ``df.attrs["correct"]`` maps each intensity to the per-image correctness (a tuple
         of ``N`` floats in [0, 1]) for paired comparisons.
     """
-    model, key = _unwrap(trained, key)
+    model, key = unwrap_model(trained, key)
     x, y = check_xy(x, y, model)
     intensities = number_list("intensities", intensities, minimum=0.0)
     check_choice("noise_shape", noise_shape, SHAPES)
@@ -165,7 +160,7 @@ def noise_accuracy(trained: Any, x: torch.Tensor, y: torch.Tensor, intensities: 
     else:
         config = dict(fn="noise_accuracy", v=_NOISE_VERSION, model=key, data=tensor_hash(x, y),
                       intensities=intensities, noise_shape=noise_shape, noise=noise, samples=samples, draws=draws,
-                      seed=seed)
+                      seed=seed, batch_size=batch_size)
         out = cached("robustness", config, compute, name="noise_accuracy.pt", refresh=refresh)
     df = pd.DataFrame(out["rows"], columns=["intensity", "accuracy", "low", "high", "snr_db", "n"])
     # tuples, not arrays: pandas compares attrs when it merges or concatenates tables

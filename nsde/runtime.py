@@ -174,13 +174,15 @@ def derive_seed(*ints: int) -> int:
 
 @contextlib.contextmanager
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """``model.eval()`` for the duration of the block; the previous mode is restored."""
-    was_training = model.training
+    """``model.eval()`` for the duration of the block; every submodule's previous mode is
+    restored (not only the top level's)."""
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
         yield model
     finally:
-        model.train(was_training)
+        for m, training in modes:
+            m.training = training
 
 
 def progress(iterable=None, **kwargs):

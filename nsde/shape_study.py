@@ -70,6 +70,9 @@ def grid_models(splits, profile, grid: Sequence[tuple[str, float]], *, rounds: i
     from nsde.training import ModelSpec, TrainConfig, recipe, train_or_load
 
     p = profile
+    if rounds < 1 and any(shape == "attribution" for shape, _ in grid):
+        raise ValueError("the grid names attribution-shaped noise, which needs rounds >= 1 (round 0 is uniform "
+                         f"Brownian noise), but rounds={rounds}")
     cfg = TrainConfig(epochs=p.epochs, batch_size=p.batch_size, lr=float(p.lr), seed=p.seed)
     models = {}
     for shape, sigma in grid:
@@ -136,8 +139,8 @@ def grid_metrics(models: dict, baseline, splits, profile, *, n_images: int = 64,
     for label, (trained, noise, k) in everyone.items():
         scores[label] = _per_image(trained, splits, x_eval, y_eval, x_eval, y_eval, p, list(intensities), eps,
                                    noise, k)
-        abc = cached_abc(trained, x_eval[:32], y_eval[:32], draw="categorical", n_features=0.25,
-                         n_samples=p.abc_samples, ig_steps=p.ig_steps, seed=p.seed, noise="on", noise_seed=0)
+        abc = cached_abc(trained, x_eval[:32], y_eval[:32], mask_law="categorical", n_features=0.25,
+                         n_mutations=p.abc_samples, ig_steps=p.ig_steps, seed=p.seed, noise="on", noise_seed=0)
         srs = sp.cached_spectral_importance(trained, x_eval[:32], y_eval[:32], n_bands=p.iaside_bands,
                                             replace="random", noise="off", seed=p.seed, show_progress=False).srs
         scalars[label] = {"ABC AUROC": auroc(abc["abc"].numpy(), abc["correct"].numpy()), "SRS": srs}
@@ -147,6 +150,23 @@ def grid_metrics(models: dict, baseline, splits, profile, *, n_images: int = 64,
 #: Measures where a higher value is better (all per-image measures but the log change).
 HIGHER_IS_BETTER = {"clean": True, "noise AUC": True, "APGD non-adaptive": True, "APGD EOT": True,
                     "stability topk": True, "stability spearman": True, "stability log_change": False}
+
+
+def _good(outcome: str, measure: str, higher: str = "better", lower: str = "worse") -> str:
+    """An outcome (``higher``/``lower``) read in the measure's good direction."""
+    if outcome == "no difference":
+        return "no difference"
+    return higher if (outcome == "higher") == HIGHER_IS_BETTER[measure] else lower
+
+
+def _paired(a, b, measure: str) -> tuple[np.ndarray, np.ndarray]:
+    """Two models' per-image scores on the images where both are defined (NaN: e.g. a
+    constant attribution map has no rank correlation)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    ok = ~(np.isnan(a) | np.isnan(b))
+    if not ok.any():
+        raise ValueError(f"measure {measure!r} is undefined (NaN) on every image of both models")
+    return a[ok], b[ok]
 
 
 def grid_differences(metrics: dict, seed: int = 0) -> pd.DataFrame:
@@ -166,15 +186,12 @@ def grid_differences(metrics: dict, seed: int = 0) -> pd.DataFrame:
             continue
         shape, sigma = label
         for m, v in sc.items():
-            a, b = np.asarray(v, dtype=float), np.asarray(base[m], dtype=float)
-            ok = ~(np.isnan(a) | np.isnan(b))
-            iv = compare_scores(a[ok], b[ok], seed=seed)
+            a, b = _paired(v, base[m], m)
+            iv = compare_scores(a, b, seed=seed)
             o = outcome(iv)
-            good = {"higher": "better", "lower": "worse"} if HIGHER_IS_BETTER[m] else {"higher": "worse",
-                                                                                      "lower": "better"}
-            rows.append({"shape": shape, "sigma": sigma, "measure": m, "value": float(np.nanmean(a)),
-                         "baseline": float(np.nanmean(b)), "difference": iv.estimate, "low": iv.low, "high": iv.high,
-                         "outcome": o, "better": good.get(o, "no difference")})
+            rows.append({"shape": shape, "sigma": sigma, "measure": m, "value": float(a.mean()),
+                         "baseline": float(b.mean()), "difference": iv.estimate, "low": iv.low, "high": iv.high,
+                         "outcome": o, "better": _good(o, m)})
         for m, v in metrics["scalars"][label].items():
             rows.append({"shape": shape, "sigma": sigma, "measure": m, "value": v,
                          "baseline": metrics["scalars"]["baseline"][m], "difference": v - metrics["scalars"]["baseline"][m],
@@ -234,13 +251,10 @@ def compare_cells(metrics: dict, a: tuple[str, float], b: tuple[str, float], see
             raise KeyError(f"{label} is not in the grid; scored: {list(metrics['scores'])}")
     rows = []
     for m in metrics["scores"][a]:
-        va, vb = np.asarray(metrics["scores"][a][m], dtype=float), np.asarray(metrics["scores"][b][m], dtype=float)
-        ok = ~(np.isnan(va) | np.isnan(vb))
-        iv = compare_scores(va[ok], vb[ok], seed=seed)
-        o = outcome(iv)
-        up = HIGHER_IS_BETTER[m]
-        better = "no difference" if o == "no difference" else ("a" if (o == "higher") == up else "b")
-        rows.append({"measure": m, "difference": iv.estimate, "low": iv.low, "high": iv.high, "better": better})
+        va, vb = _paired(metrics["scores"][a][m], metrics["scores"][b][m], m)
+        iv = compare_scores(va, vb, seed=seed)
+        rows.append({"measure": m, "difference": iv.estimate, "low": iv.low, "high": iv.high,
+                     "better": _good(outcome(iv), m, "a", "b")})
     return pd.DataFrame(rows).set_index("measure")
 
 

@@ -33,6 +33,7 @@ import torch
 
 from nsde._checks import check_choice, nonnegative_int
 from nsde.attribution import attribute
+from nsde.cache import config_hash
 from nsde.noise import check_envelope, pool_envelope
 from nsde.runtime import progress
 from nsde.training import ModelSpec, TrainConfig, TrainedModel, recipe, train_or_load
@@ -128,7 +129,8 @@ def shaped_rounds(splits, profile, *, rounds: int, sigma: float | None = None, b
     for _ in range(rounds):
         env = training_envelopes(models[-1], splits.train.x, splits.train.y, attribution=attribution, mix=mix,
                                  ig_steps=ig_steps)
-        nxt = train_or_load(spec, cfg, splits, device=device, envelopes=env)
+        provenance = config_hash(models[-1].key, attribution, mix, ig_steps if attribution == "ig" else None)
+        nxt = train_or_load(spec, cfg, splits, device=device, envelopes=env, envelope_key=provenance)
         mean = check_envelope(env.mean(0, keepdim=True), splits.train.x.shape[-1])
         nxt.model.set_envelope(mean)
         nxt.envelope = mean

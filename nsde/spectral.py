@@ -560,11 +560,19 @@ def cached_spectral_importance(trained, x: torch.Tensor, y: torch.Tensor, **kwar
         x, y: images and labels as for :func:`spectral_importance`.
         **kwargs: keyword arguments of :func:`spectral_importance`.
     """
+    import inspect
+
     from .cache import cached
 
-    key_args = {k: v for k, v in kwargs.items() if k not in ("batch_size", "show_progress")}
-    config = {"method": "iaside-v2", "model": trained.key, "data": tensor_hash(x, torch.as_tensor(y)),
-              **key_args}
+    params = inspect.signature(spectral_importance).parameters
+    unknown = sorted(set(kwargs) - set(params))
+    if unknown:
+        raise TypeError(f"spectral_importance got unexpected keyword argument(s) {unknown}")
+    key_args = {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
+    key_args.update(kwargs)
+    for k in ("batch_size", "show_progress"):
+        key_args.pop(k, None)
+    config = {"method": "iaside-v3", "model": trained.key, "data": tensor_hash(x, torch.as_tensor(y)), **key_args}
     out = cached("spectral", config, lambda: spectral_importance(trained.model, x, y, **kwargs).to_dict(),
                  name="iaside.pt")
     return SpectralImportance(**out)

@@ -371,7 +371,8 @@ def _key_parts(spec: ModelSpec, train_cfg: TrainConfig, data: str, prec: str) ->
 
 
 def train_or_load(spec: ModelSpec, train_cfg: TrainConfig, splits, *, device: torch.device | None = None,
-                  refresh: bool = False, envelopes: torch.Tensor | None = None) -> TrainedModel:
+                  refresh: bool = False, envelopes: torch.Tensor | None = None,
+                  envelope_key: str | None = None) -> TrainedModel:
     """Train a model once and load it from the cache afterwards.
 
     The cache key includes a content hash of the training subset and the validation split
@@ -386,7 +387,11 @@ def train_or_load(spec: ModelSpec, train_cfg: TrainConfig, splits, *, device: to
         device: default ``nsde.runtime.default_device()``.
         refresh: retrain even when cached weights exist.
         envelopes: noise envelopes of the training split's images ``(N, 1, H, W)``
-            (:mod:`nsde.shaping`); part of the cache key. ``None``: uniform noise.
+            (:mod:`nsde.shaping`). ``None``: uniform noise.
+        envelope_key: what the envelopes were computed from (the previous model's key and
+            the attribution settings), the part of the cache key that stands for them; by
+            default a hash of their values (which nondeterministic GPU attributions would
+            change from run to run).
 
     Returns:
         A :class:`TrainedModel` in ``eval()`` mode on ``device``.
@@ -418,7 +423,10 @@ def train_or_load(spec: ModelSpec, train_cfg: TrainConfig, splits, *, device: to
     prec = precision(device, spec.arch)
     parts = _key_parts(spec, train_cfg, data_key(train_data, splits.val), prec)
     if envelopes is not None:
-        parts = parts + (("envelopes", tensor_hash(envelopes)),)
+        parts = parts + (("envelopes", envelope_key or tensor_hash(envelopes)),)
+    world = dist.context().world_size
+    if world > 1:  # BatchNorm statistics and noise are per rank: not the single-process weights
+        parts = parts + (("world_size", world),)
     key = config_hash(*parts)
     folder = artifact_dir("models", *parts)
     final = folder / "model.pt"
@@ -434,8 +442,9 @@ def train_or_load(spec: ModelSpec, train_cfg: TrainConfig, splits, *, device: to
         model.load_state_dict(state["model"])
         history, best_epoch = state["history"], state["best_epoch"]
     else:
-        if refresh and (folder / "checkpoint.pt").exists():
-            (folder / "checkpoint.pt").unlink()
+        if refresh and dist.context().rank == 0:
+            (folder / "checkpoint.pt").unlink(missing_ok=True)
+        dist.barrier()
         if spec.standardize:
             model.set_standardization(float(train_data.x.mean()), float(train_data.x.std()))
         history = train(model, train_data, splits.val, train_cfg, ckpt_dir=folder, key=key, device=device,
@@ -470,7 +479,8 @@ def train_zoo(splits, profile, *, device: torch.device | None = None) -> dict[st
     """Train (or load) every model the book uses, with a profile's parameters.
 
     ``baseline`` and ``nsde-<noise_shape>`` get ``n_seeds`` training seeds each
-    (``seed, seed + 1, ...``); every other shape of ``variant_shapes`` one seed.
+    (``seed, seed + 1, ...``); every other shape of ``variant_shapes`` one seed. Every model
+    gets the architecture's recipe (:func:`recipe`).
 
     Args:
         splits: the data (:func:`nsde.data.load_dataset`).
@@ -485,9 +495,10 @@ def train_zoo(splits, profile, *, device: torch.device | None = None) -> dict[st
     zoo: dict[str, list[TrainedModel]] = {}
     for name in zoo_names(p.noise_shape, p.variant_shapes):
         if name == "baseline":
-            spec = ModelSpec(arch=p.arch, kind="baseline")
+            spec = ModelSpec(arch=p.arch, kind="baseline", **recipe(p.arch))
         else:
-            spec = ModelSpec(arch=p.arch, kind="nsde", noise_shape=name[len("nsde-"):], sigma=float(p.sigma))
+            spec = ModelSpec(arch=p.arch, kind="nsde", noise_shape=name[len("nsde-"):], sigma=float(p.sigma),
+                             **recipe(p.arch))
         seeds = p.n_seeds if name in ("baseline", f"nsde-{p.noise_shape}") else 1
         zoo[name] = [train_or_load(spec, TrainConfig(epochs=p.epochs, batch_size=p.batch_size, lr=float(p.lr),
                                                      seed=p.seed + i), splits, device=device)

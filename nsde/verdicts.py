@@ -19,17 +19,19 @@ budgets):
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import pandas as pd
 
+from nsde.compare import outcome as _outcome
 from nsde.stats import Interval
 
 __all__ = ["english_list", "claim_word", "count_outcomes", "comparison_sentence", "claim_sentence",
            "difference_phrase", "noise_sources_sentence", "adaptive_sentence", "masking_sentence",
            "stability_sentence", "correlation_sentence", "reliability_sentence", "reliability_overall", "reliability_verdict",
-           "data_size_sentence", "accuracy_cost_sentence", "abc_sentence", "short_difference", "data_size_verdict",
-           "shape_choice_sentence", "grid_best_sentence"]
+           "data_size_sentence", "accuracy_cost_sentence", "abc_sentence", "short_difference", "noise_sources_verdict",
+           "data_size_verdict", "shape_choice_sentence", "grid_best_sentence", "grid_verdict", "beats_chance",
+           "loses_accuracy", "broken_at"]
 
 
 def english_list(items: Sequence[str], conjunction: str = "and", serial: bool = False) -> str:
@@ -127,7 +129,7 @@ def difference_phrase(iv: Interval, unit: str = "points", scale: float = 100.0, 
 
 
 def _direction(iv: Interval) -> str:
-    return "higher" if iv.low > 0 else "lower" if iv.high < 0 else "no difference"
+    return _outcome(iv)
 
 
 def _effect(iv: Interval) -> str:
@@ -168,6 +170,8 @@ def adaptive_sentence(comparison: pd.DataFrame, *, attack: str, subject: str = "
     """
     out = comparison["outcome"].tolist()
     n = len(out)
+    if n == 0:
+        raise ValueError("adaptive_sentence needs at least one budget to compare")
     lower = [v for v, o in zip(comparison.index, out) if o == "lower"]
     higher = [v for v, o in zip(comparison.index, out) if o == "higher"]
     if len(lower) == n:
@@ -287,8 +291,9 @@ def data_size_sentence(table: pd.DataFrame, intensity: float) -> str:
     if rows.empty:
         raise ValueError(f"the table has no rows at intensity {intensity}")
     what = "clean test images" if intensity == 0 else f"white input noise of std {_fmt(intensity)}"
-    better = rows.loc[rows["difference low"] > 0, "train images"].tolist()
-    worse = rows.loc[rows["difference high"] < 0, "train images"].tolist()
+    outcomes = [_outcome(Interval(0.0, lo, hi, 1)) for lo, hi in zip(rows["difference low"], rows["difference high"])]
+    better = [n for n, o in zip(rows["train images"], outcomes) if o == "higher"]
+    worse = [n for n, o in zip(rows["train images"], outcomes) if o == "lower"]
     n = len(rows)
     parts = []
     if better:
@@ -335,15 +340,27 @@ def abc_sentence(nsde: Interval | None, baseline: Interval | None, difference: I
             f"reports {paper[0]:.3f} and {paper[1]:.3f}.")
 
 
-def short_difference(iv: Interval | None, subject: str = "NSDE") -> str:
-    """A few words for the findings page: ``"NSDE higher (+4.1 points)"``, ``"no difference"``."""
+def short_difference(iv: Interval | None, subject: str = "NSDE", *, scale: float = 100.0,
+                     unit: str = "points") -> str:
+    """A few words for the findings page: ``"NSDE higher (+4.1 points)"``, ``"no difference"``.
+
+    Args:
+        iv: a difference (subject minus reference), or ``None`` (not comparable).
+        subject: what is higher or lower.
+        scale, unit: how the estimate is shown (fractions as percentage points by default;
+            ``scale=1, unit=""`` for plain numbers such as ABC).
+    """
     if iv is None:
         return "not comparable"
-    d = _direction(iv)
-    unit = "points" if abs(iv.estimate) <= 1 else ""
-    size = f"{100 * iv.estimate:+.1f} points" if unit else f"{iv.estimate:+.3g}"
+    size = f"{scale * iv.estimate:+.{1 if scale != 1 else 3}f}{(' ' + unit) if unit else ''}"
     return {"higher": f"{subject} higher ({size})", "lower": f"{subject} lower ({size})",
-            "no difference": "no difference"}[d]
+            "no difference": "no difference"}[_direction(iv)]
+
+
+def noise_sources_verdict(training: Interval, test_time: Interval) -> str:
+    """The short form of :func:`noise_sources_sentence`."""
+    return (f"training with noise: {short_difference(training, 'noise-trained')}; test-time noise: "
+            f"{short_difference(test_time, 'noise on')}")
 
 
 def data_size_verdict(table: pd.DataFrame) -> str:
@@ -379,14 +396,46 @@ def shape_choice_sentence(comparison: pd.DataFrame, a: str, b: str, *, clean_a: 
 
 
 def grid_best_sentence(counts: pd.DataFrame) -> str:
-    """The noise-shape grid's leader, from :func:`nsde.shape_study.grid_counts`."""
+    """The noise-shape grid's leader, from :func:`nsde.shape_study.grid_counts` (columns
+    ``better, worse, net``): the entries with the best net count (measures better minus
+    measures worse than the baseline)."""
     if counts.empty:
         return "The grid is empty."
-    (shape, sigma), top = counts.index[0], counts.iloc[0]
-    if top["better"] == 0:
+    if counts["better"].max() == 0:
         return "No noise shape or level beats the baseline on any measure beyond the 95% intervals."
-    ties = [f"{s}@{g:g}" for (s, g), r in counts.iterrows() if r["net"] == top["net"]]
-    lead = (f"{shape} noise at sigma {sigma:g}" if len(ties) == 1 else
-            f"{english_list(ties)} (tied)")
-    return (f"Across the grid, {lead} beats the baseline on the most measures ({int(top['better'])}) against "
-            f"{int(top['worse'])} where it is worse.")
+    top = counts["net"].max()
+    leaders = counts[counts["net"] == top]
+    names = [f"{shape} noise at sigma {sigma:g}" for shape, sigma in leaders.index]
+    detail = english_list([f"{shape}@{sigma:g} better on {int(r['better'])} and worse on {int(r['worse'])}"
+                           for (shape, sigma), r in leaders.iterrows()])
+    return (f"Across the grid, the best balance against the baseline (measures better minus worse) is "
+            f"{english_list(names)}: {detail}.")
+
+
+def grid_verdict(counts: pd.DataFrame) -> str:
+    """The short form of :func:`grid_best_sentence`."""
+    if counts.empty or counts["better"].max() == 0:
+        return "no shape beats the baseline"
+    top = counts[counts["net"] == counts["net"].max()]
+    return "best net: " + ", ".join(f"{shape}@{sigma:g}" for shape, sigma in top.index)
+
+
+def beats_chance(accuracy: float, n_classes: int, factor: float) -> str:
+    """A checked fact: ``"beats chance (6%) by at least 2x: True"``."""
+    if n_classes < 2 or factor <= 0:
+        raise ValueError(f"need >= 2 classes and a factor > 0, but found {n_classes} and {factor}")
+    return f"beats chance ({1 / n_classes:.0%}) by at least {factor:g}x: {accuracy > factor / n_classes}"
+
+
+def loses_accuracy(tables: Mapping[str, pd.DataFrame], xcol: str = "intensity") -> str:
+    """A checked fact: every table's accuracy is lower at its last row than at its first."""
+    first, last = (next(iter(tables.values()))[xcol].iloc[i] for i in (0, -1))
+    ok = all(t["accuracy"].iloc[-1] < t["accuracy"].iloc[0] for t in tables.values())
+    return f"every classifier is less accurate at {xcol} {last:g} than at {first:g}: {ok}"
+
+
+def broken_at(tables: Mapping[str, pd.DataFrame], eps: float, at_most: float) -> str:
+    """A checked fact: at budget ``eps`` every table's accuracy is at most ``at_most``."""
+    ok = all(float(t.set_index("eps").loc[eps, "accuracy"]) <= at_most for t in tables.values()
+             if eps in set(t["eps"]))
+    return f"at the budget eps {eps:g} every classifier keeps at most {at_most:.0%} accuracy: {ok}"

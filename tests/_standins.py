@@ -44,6 +44,12 @@ class NoisyNet(nn.Module):
     def reseed_noise(self, seed):
         self.gen.manual_seed(seed)
 
+    def noise_stream(self):
+        return self.gen.get_state()
+
+    def restore_noise_stream(self, state):
+        self.gen.set_state(state)
+
     def _once(self, x, on):
         h = F.avg_pool2d(torch.relu(self.conv(x)), 2)
         if on:

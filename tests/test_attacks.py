@@ -119,14 +119,25 @@ def test_expected_accuracy_over_draws_equals_the_analytic_value():
     assert set(np.unique(single)) <= {0.0, 1.0}  # one scoring: 0/1 per image
 
 
-def test_run_attack_scores_with_fresh_draws_and_caches():
+def test_run_attack_caches_restores_the_noise_stream_and_is_seeded():
     model = NoisyNet(sigma=0.3)
     x, _ = images(n=12)
     y = _correct_labels(model, x)
     kw = dict(n_iter=5, eot_iter=2, samples=3, draws=4, key="test-run-attack")
+    before = model.gen.get_state()
     res = at.run_attack(model, x, y, [0.05, 3.0], **kw)
-    again = at.run_attack(model, x, y, [0.05, 3.0], **kw)
+    assert torch.equal(model.gen.get_state(), before)  # the caller's noise stream is untouched
+    calls = []
+    real = at.apgd_attack
+    at.apgd_attack = lambda *a, **k: calls.append(1) or real(*a, **k)
+    try:
+        again = at.run_attack(model, x, y, [0.05, 3.0], **kw)  # from the cache: no attack runs
+        fresh = at.run_attack(model, x, y, [0.05, 3.0], **{**kw, "key": None})  # computed again, same seeds
+    finally:
+        at.apgd_attack = real
+    assert len(calls) == 2  # only the uncached call attacked (two budgets)
     assert np.array_equal(res["correct"][3.0], again["correct"][3.0])
+    assert np.array_equal(res["correct"][0.05], fresh["correct"][0.05])
     table = at.attack_table(res, x.shape)
     assert list(table["eps"]) == [0.05, 3.0] and table["eps_per_pixel"].iloc[0] == pytest.approx(0.05 / 8)
     for eps in res["eps"]:
@@ -172,14 +183,16 @@ def test_masking_checks_flag_a_rising_curve_but_not_scoring_noise():
     wobble = pd.DataFrame(dict(eps=[0.1, 0.2], accuracy=[0.5, 0.52], low=0, high=1))
     wobble.attrs["correct"] = {0.1: (1.0, 0.0) * 50, 0.2: (1.0, 0.0) * 49 + (1.0, 1.0)}
     assert at.masking_checks(wobble, large_eps=False)["passed"].iloc[0]  # +2 points is within the noise
-    small = wobble.copy()
-    assert at.masking_checks(small, large_eps=False)["passed"].iloc[1] is None
+    assert at.masking_checks(wobble, large_eps=False)["passed"].iloc[1] is None
 
 
 def test_clean_correct_subset_keeps_images_every_model_gets_right():
     scores = {"a": np.array([1, 1, 0, 1, 1.0]), "b": np.array([[1, 0.6, 1, 1, 0.4], [1, 1, 1, 1, 1]])}
-    assert at.clean_correct_subset(scores, None).tolist() == [0, 1, 3]
-    assert at.clean_correct_subset(scores, 2).tolist() == [0, 1]
+    assert at.clean_correct_subset(scores, None).tolist() == [0, 3]  # right on every draw
+    assert at.clean_correct_subset(scores, None, threshold=0.5).tolist() == [0, 1, 3]
+    assert at.clean_correct_subset(scores, 1).tolist() == [0]
+    with pytest.raises(ValueError, match="threshold must be in \\(0, 1\\], but found 0"):
+        at.clean_correct_subset(scores, None, threshold=0)
     with pytest.raises(ValueError, match="different numbers of images"):
         at.clean_correct_subset({"a": np.ones(3), "b": np.ones(4)}, None)
 
@@ -199,3 +212,25 @@ def test_bad_inputs_raise_clear_errors():
         at.run_attack(model, x, y, 0.1)
     with pytest.raises(ValueError, match="n_iter must be an int >= 1"):
         at.apgd_attack(model, x, y, 0.1, n_iter=0)
+
+
+def test_autoattack_rand_uses_the_step_schedule_of_its_iterations():
+    from pyautoattack.autopgd_base import APGDAttack
+
+    attack = APGDAttack(Linear(4), n_iter=100, norm="L2", eps=0.1, device="cpu")
+    at._set_iterations(attack, 10)
+    reference = APGDAttack(Linear(4), n_iter=10, norm="L2", eps=0.1, device="cpu")
+    for name in ("n_iter", "n_iter_orig", "n_iter_2", "n_iter_min", "size_decr"):
+        assert getattr(attack, name) == getattr(reference, name), name
+
+
+def test_fp32_gradients_are_a_masking_check():
+    model = NoisyNet(sigma=0.3)
+    x, _ = images(n=10)
+    y = _correct_labels(model, x)
+    res = at.run_attack(model, x, y, [0.5], noise="on", n_iter=3, precision="fp32")
+    table = at.attack_table(res)
+    checks = at.masking_checks(table, fp32=table, large_eps=False)
+    assert "bf16 minus fp32-gradient accuracy (largest, eps 0.5)" in checks["check"].tolist()
+    with pytest.raises(ValueError, match="precision must be one of"):
+        at.run_attack(model, x, y, [0.5], precision="fp16")

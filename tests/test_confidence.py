@@ -48,7 +48,7 @@ def _images(n=3, seed=0):
 @pytest.mark.parametrize("draw", ["bernoulli", "categorical"])
 def test_abc_is_one_for_a_constant_classifier(draw):
     x = _images()
-    abc = abc_confidence(Constant(), x, n_samples=20, draw=draw, n_features=0.5, ig_steps=4)
+    abc = abc_confidence(Constant(), x, n_mutations=20, mask_law=draw, n_features=0.5, ig_steps=4)
     assert torch.equal(abc, torch.ones(3))
 
 
@@ -69,7 +69,7 @@ def test_abc_one_pixel_reader_is_zero(draw):
     x[:2, 0, 1, 1] = 0.9  # flat index 5 = (1, 1)
     x[2:, 0, 1, 1] = 0.3
     model = PixelReader({p: 5.0}, tau=2.5)
-    abc = abc_confidence(model, x, n_samples=30, draw=draw, n_features=1, ig_steps=8)
+    abc = abc_confidence(model, x, n_mutations=30, mask_law=draw, n_features=1, ig_steps=8)
     assert torch.equal(abc, torch.tensor([0.0, 0.0, 1.0, 1.0]))
 
 
@@ -89,7 +89,7 @@ def test_abc_two_pixel_reader_matches_hand_derivation(draw):
     x[:, 0, 0, 1] = 0.5  # p = 1
     x[:, 0, 2, 3] = 1.0  # q = 11
     model = PixelReader({1: 3.0, 11: 1.0}, tau=1.25)
-    abc = abc_confidence(model, x, n_samples=4000, draw=draw, n_features=1, ig_steps=8, batch_size=4000)
+    abc = abc_confidence(model, x, n_mutations=4000, mask_law=draw, n_features=1, ig_steps=8, batch_size=4000)
     assert torch.allclose(abc, torch.full((2,), 0.25), atol=0.03), abc
 
 
@@ -100,10 +100,10 @@ def test_sampling_law_and_masks():
     # |A/x| = (3, 0, 2, 0 / floor = 0) -> (0.6, 0, 0.4, 0)
     torch.testing.assert_close(p, torch.tensor([[0.6, 0.0, 0.4, 0.0]], dtype=torch.float64))
     g = torch.Generator().manual_seed(0)
-    m = sample_masks(p, 500, draw="categorical", n_features=2, generator=g)
+    m = sample_masks(p, 500, mask_law="categorical", n_features=2, generator=g)
     assert m.shape == (1, 500, 4) and (m.sum(-1) == 2).all()
     assert m[0, :, 0].all() and m[0, :, 2].all()  # the two positive features, always
-    mb = sample_masks(p, 4000, draw="bernoulli", n_features=1, generator=g)
+    mb = sample_masks(p, 4000, mask_law="bernoulli", n_features=1, generator=g)
     assert abs(mb[0, :, 0].float().mean().item() - 0.6) < 0.04 and not mb[0, :, 1].any()
     torch.testing.assert_close(sampling_probabilities(torch.zeros(1, 1, 2, 2), x),
                                torch.full((1, 4), 0.25, dtype=torch.float64))
@@ -111,10 +111,10 @@ def test_sampling_law_and_masks():
 
 def test_abc_bad_input_errors():
     x = _images()
-    with pytest.raises(ValueError, match="n_samples must be an int >= 1, but found 0"):
-        abc_confidence(Constant(), x, n_samples=0)
-    with pytest.raises(ValueError, match="draw must be one of .* but found 'poisson'"):
-        abc_confidence(Constant(), x, draw="poisson")
+    with pytest.raises(ValueError, match="n_mutations must be an int >= 1, but found 0"):
+        abc_confidence(Constant(), x, n_mutations=0)
+    with pytest.raises(ValueError, match="mask_law must be one of .* but found 'poisson'"):
+        abc_confidence(Constant(), x, mask_law="poisson")
     with pytest.raises(ValueError, match="n_features"):
         abc_confidence(Constant(), x, n_features=1.5)
     with pytest.raises(ValueError, match="target holds class 4, outside"):
@@ -169,6 +169,6 @@ def test_auroc_difference_and_evaluate_abc():
     model = PixelReader({5: 5.0}, tau=2.5)
     x = _images(4, seed=1)
     x[:2, 0, 1, 1], x[2:, 0, 1, 1] = 0.9, 0.3
-    out = evaluate_abc(model, x, torch.tensor([0, 1, 1, 1]), n_samples=10, n_features=1, ig_steps=4)
+    out = evaluate_abc(model, x, torch.tensor([0, 1, 1, 1]), n_mutations=10, n_features=1, ig_steps=4)
     assert out["pred"].tolist() == [0, 0, 1, 1] and out["correct"].tolist() == [True, False, True, True]
     assert out["abc"].tolist() == [0.0, 0.0, 1.0, 1.0] and out["msp"].shape == (4,)

@@ -32,14 +32,14 @@ def test_every_pair_is_scored_on_the_same_images_over_seeds():
     runs = train_fraction_zoo(splits, P, [0.5, 1.0], n_seeds=2)
     assert list(runs) == [0.5, 1.0] and len(runs[0.5]["baseline"]) == 2
     assert runs[0.5]["baseline"][0].key != runs[1.0]["baseline"][0].key
-    table = data_size_table(runs, splits, intensities=[0.0, 0.1], eval_samples=2)
+    table = data_size_table(runs, splits, intensities=[0.0, 0.1], samples=2)
     assert len(table) == 4 and table["train images"].tolist() == [24, 24, 48, 48] and set(table["seeds"]) == {2}
     assert np.allclose(table["difference"], table["nsde"] - table["baseline"])
     for col in ("baseline", "nsde"):
         assert ((table[f"{col} low"] <= table[col]) & (table[col] <= table[f"{col} high"])).all()
     clean = np.mean([correctness(t, splits.test.x, splits.test.y).mean() for t in runs[1.0]["baseline"]])
     assert table.query("fraction == 1.0 and intensity == 0.0")["baseline"].item() == pytest.approx(clean)
-    again = data_size_table(runs, splits, intensities=[0.0, 0.1], eval_samples=2)
+    again = data_size_table(runs, splits, intensities=[0.0, 0.1], samples=2)
     assert again.equals(table)  # seeded: the same numbers twice
     with pytest.raises(ValueError, match="fractions must lie in"):
         train_fraction_zoo(splits, P, [1.5])

@@ -125,3 +125,11 @@ def test_stratified_subset_keeps_each_class_share_and_is_seeded():
     for bad in (0, 1.5, -0.1, True):
         with pytest.raises(ValueError, match="fraction"):
             stratified_subset(data, bad)
+
+
+def test_stratified_split_spreads_unequal_groups_over_the_splits():
+    y = torch.zeros(100, dtype=torch.long)
+    groups = torch.cat([torch.zeros(90, dtype=torch.long), torch.ones(10, dtype=torch.long)])
+    tr, va, te = stratified_split(y, (0.7, 0.15, 0.15), seed=0, groups=groups)
+    small = [int((groups[idx] == 1).sum()) for idx in (tr, va, te)]
+    assert small[0] in (6, 7, 8) and small[1] >= 1 and small[2] >= 1  # the small group is in every split

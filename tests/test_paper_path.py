@@ -73,6 +73,19 @@ def test_paper_models_train_resume_and_evaluate(paper_setup, tmp_path, monkeypat
     assert v.shape == (1,) and torch.isfinite(v).all()
 
 
+def test_the_paper_recipe_reaches_the_models_through_train_or_load(paper_setup, monkeypatch):
+    from nsde.training import train_or_load
+
+    P, data = paper_setup
+    tiny = SimpleNamespace(train=SimpleNamespace(x=data.train.x[:2], y=data.train.y[:2]),
+                           val=SimpleNamespace(x=data.val.x[:2], y=data.val.y[:2]), class_names=data.class_names)
+    monkeypatch.setenv("NSDE_PRECISION", "fp32")
+    t = train_or_load(_spec(P, "nsde"), TrainConfig(epochs=1, batch_size=2, lr=P.lr, seed=P.seed), tiny, device="cpu")
+    assert t.spec.standardize and t.spec.ls_init == 0.1  # the ConvNeXt recipe
+    assert float(t.model.input_std) != 1.0  # standardisation set from the training images
+    assert torch.allclose(t.model.net.stages[0].blocks[0].gamma.abs().mean(), torch.tensor(0.1), rtol=0.5)
+
+
 def test_the_paper_baseline_shares_the_nsde_weights_layout(paper_setup):
     P, data = paper_setup
     base = _spec(P, "baseline").build(P.image_size, data.num_classes)

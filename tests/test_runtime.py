@@ -60,8 +60,27 @@ def test_derived_seeds_are_stable_and_distinct():
         runtime.seed_everything(-1)
 
 
-def test_eval_mode_restores_training():
-    m = torch.nn.Linear(2, 2).train()
+def test_eval_mode_restores_every_submodule():
+    m = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout()).train()
+    m[1].eval()  # a submodule in another mode than its parent
     with runtime.eval_mode(m):
-        assert not m.training
-    assert m.training
+        assert not m.training and not m[0].training
+    assert m.training and m[0].training and not m[1].training
+
+
+def test_noise_rng_draws_from_the_seed_and_restores_the_stream():
+    from nsde.models import build_model, noise_mode, noise_rng
+
+    model = build_model("resnet10t", "nsde", sigma=0.5, image_size=32).eval()
+    x = torch.rand(2, 1, 32, 32)
+    with torch.no_grad(), noise_mode(model, "on"):
+        model.reseed_noise(3)
+        with noise_rng(model, 7):
+            a = model(x)
+        resumed = model(x)  # the first draw of stream 3: the block did not consume it
+        with noise_rng(model, 7):
+            b = model(x)
+        model.reseed_noise(3)
+        first = model(x)
+    assert torch.equal(a, b)  # the same seed, the same draws
+    assert torch.equal(resumed, first) and not torch.equal(a, first)

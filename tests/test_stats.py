@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from nsde.stats import (accuracy_interval, bootstrap_interval, format_interval, hierarchical_difference,
-                        hierarchical_interval, paired_difference, wilson_interval)
+from nsde.stats import (accuracy_interval, bootstrap_interval, format_interval, grouped_difference,
+                        hierarchical_difference, hierarchical_interval, paired_difference, unpaired_difference,
+                        wilson_interval)
 
 
 def test_wilson_contains_estimate_and_shrinks_with_n():
@@ -43,7 +44,8 @@ def test_bootstrap_is_seeded_and_covers_the_mean():
     assert format_interval(a, percent=False).startswith(f"{values.mean():.3f}")
     # the percentile interval of the mean of 200 N(0, 1) values is about +-1.96 / sqrt(200)
     assert a.high - a.low == pytest.approx(2 * 1.96 / np.sqrt(200), rel=0.15)
-    assert bootstrap_interval([0.3]).low == 0.3  # one value: nothing to resample
+    one = bootstrap_interval([0.3])  # one value has no spread: the interval is undefined, never "significant"
+    assert one.estimate == 0.3 and np.isnan(one.low) and np.isnan(one.high)
     with pytest.raises(ValueError):
         bootstrap_interval([])
 
@@ -80,6 +82,34 @@ def test_hierarchical_difference_widens_with_seed_spread():
     assert (wide.high - wide.low) > 1.5 * (narrow.high - narrow.low)
     one = hierarchical_difference(base[None], base[None] * 0)
     assert one.estimate == pytest.approx(base.mean()) and one.n == 200
+    single = hierarchical_difference([[1.0]], [[0.0]])  # one image, one seed: undefined, not "higher"
+    assert np.isnan(single.low) and np.isnan(single.high)
     assert hierarchical_interval(same_seeds).estimate == pytest.approx(base.mean())
     with pytest.raises(ValueError, match="same images"):
         hierarchical_difference(np.zeros((2, 5)), np.zeros((2, 6)))
+
+
+def test_seeds_of_the_same_models_are_resampled_together():
+    rng = np.random.default_rng(4)
+    level = np.array([0.3, 0.6, 0.9])[:, None]                    # seeds differ a lot
+    a = (rng.random((3, 150)) < level).astype(float)
+    b = np.clip(a - (rng.random((3, 150)) < 0.05), 0, 1)          # the same models, 5% of images lost
+    loose = hierarchical_difference(a, b)
+    tight = hierarchical_difference(a, b, paired_seeds=True)
+    assert tight.low > 0 and (tight.high - tight.low) < 0.5 * (loose.high - loose.low)
+    with pytest.raises(ValueError, match="as many seeds"):
+        hierarchical_difference(a, b[:2], paired_seeds=True)
+
+
+def test_grouped_and_unpaired_differences():
+    rng = np.random.default_rng(5)
+    a = [rng.normal(1.0, 1, 40), rng.normal(1.2, 1, 30), rng.normal(0.8, 1, 35)]
+    b = [rng.normal(0.0, 1, 45), rng.normal(0.1, 1, 38), rng.normal(-0.1, 1, 33)]
+    d = grouped_difference(a, b)
+    assert d.low > 0 and d.estimate == pytest.approx(np.concatenate(a).mean() - np.concatenate(b).mean())
+    alone = grouped_difference(a)
+    assert alone.low < np.concatenate(a).mean() < alone.high
+    assert unpaired_difference([1, 2, 3, 4], [0, 1, 0, 1]).estimate == pytest.approx(2.0)
+    assert np.isnan(unpaired_difference([1.0], [0.0, 1.0]).low)
+    with pytest.raises(ValueError, match="no values"):
+        grouped_difference([np.array([])], b)

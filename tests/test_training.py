@@ -176,3 +176,16 @@ def test_a_one_sample_last_batch_is_dropped_for_batchnorm():
         warnings.simplefilter("error")
         hist = train(_model("baseline", arch="resnet10t"), odd, VAL, TrainConfig(epochs=1, batch_size=8), device="cpu")
     assert len(hist) == 1
+
+
+def test_train_zoo_gives_every_model_its_architecture_recipe():
+    import dataclasses
+
+    from nsde.profiles import get_profile
+    from nsde.training import train_zoo
+
+    P = dataclasses.replace(get_profile("quick"), arch="convnext_atto", epochs=1, batch_size=16, n_seeds=1,
+                            variant_shapes=[])
+    zoo = train_zoo(SPLITS, P, device="cpu")
+    for runs in zoo.values():
+        assert runs[0].spec.standardize and runs[0].spec.ls_init == 0.1

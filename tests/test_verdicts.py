@@ -160,6 +160,9 @@ def test_abc_sentence():
 
 def test_short_forms_for_the_findings_page():
     assert vd.short_difference(Interval(0.041, 0.01, 0.07, 9)) == "NSDE higher (+4.1 points)"
+    assert vd.short_difference(Interval(0.05, 0.01, 0.09, 9), scale=1, unit="") == "NSDE higher (+0.050)"
+    assert vd.noise_sources_verdict(Interval(0.05, 0.01, 0.09, 9), Interval(0.0, -0.1, 0.1, 9)) == (
+        "training with noise: noise-trained higher (+5.0 points); test-time noise: no difference")
     assert vd.short_difference(Interval(-0.02, -0.05, 0.01, 9)) == "no difference"
     assert vd.short_difference(None) == "not comparable"
     table = pd.DataFrame({"difference low": [0.01, -0.2, -0.1], "difference high": [0.1, -0.01, 0.1]})
@@ -175,3 +178,29 @@ def test_shape_choice_sentence():
     only_a = vd.shape_choice_sentence(cmp.assign(better=["a", "a", "no difference"]), "X", "Y",
                                       clean_a=Interval(0, 0, 0, 1), clean_b=Interval(0, 0, 0, 1))
     assert only_a.startswith("X is better than Y on 2 of 3 measures (noise AUC and clean) and worse on none.")
+
+
+def test_grid_best_sentence_uses_the_best_net_count_and_every_row():
+    counts = pd.DataFrame({"better": [2, 4, 0], "worse": [0, 5, 0]},
+                          index=pd.MultiIndex.from_tuples([("white", 0.1), ("pink", 0.1), ("brown", 0.1)]))
+    counts["net"] = counts["better"] - counts["worse"]
+    counts = counts.sort_values("net", ascending=False)
+    text = vd.grid_best_sentence(counts)
+    assert text == ("Across the grid, the best balance against the baseline (measures better minus worse) is white "
+                    "noise at sigma 0.1: white@0.1 better on 2 and worse on 0.")
+    assert vd.grid_verdict(counts) == "best net: white@0.1"
+    worse_only = pd.DataFrame({"better": [0, 3], "worse": [0, 5]}, index=pd.MultiIndex.from_tuples(
+        [("white", 0.1), ("pink", 0.1)])).assign(net=lambda d: d["better"] - d["worse"])
+    assert "best balance" in vd.grid_best_sentence(worse_only)  # pink beats it on 3 measures: not "none"
+    none = worse_only.assign(better=0)
+    assert vd.grid_best_sentence(none).startswith("No noise shape or level beats the baseline")
+
+
+def test_checked_facts():
+    assert vd.beats_chance(0.4, 16, 2) == "beats chance (6%) by at least 2x: True"
+    assert vd.beats_chance(0.1, 16, 2).endswith("False")
+    t = pd.DataFrame({"intensity": [0.05, 1.0], "accuracy": [0.6, 0.1]})
+    assert vd.loses_accuracy({"a": t, "b": t}) == "every classifier is less accurate at intensity 1 than at 0.05: True"
+    e = pd.DataFrame({"eps": [0.1, 4.0], "accuracy": [0.5, 0.02]})
+    assert vd.broken_at({"a": e}, 4.0, 0.1) == "at the budget eps 4 every classifier keeps at most 10% accuracy: True"
+    assert vd.broken_at({"a": e}, 0.1, 0.1).endswith("False")

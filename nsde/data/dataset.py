@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 SPLIT_NAMES = ("train", "val", "test")
-DATA_VERSION = 4  # bump when the generator changes, so stale caches are not reused
+DATA_VERSION = 5  # bump when the generator or the split changes, so stale caches are not reused
 CHUNK = 256  # samples per vectorised chunk (results do not depend on it)
 
 
@@ -238,13 +238,15 @@ def stratified_split(y: Tensor, fractions: tuple[float, float, float], seed: int
             raise ValueError(f"class {c} has {n} samples: too few for a {tuple(fractions)} split (need one per "
                              "split); give it more samples or drop it")
         perm = idx[torch.randperm(n, generator=g)]
-        if groups is not None:  # rank within group, random group order at each rank: round-robin deal
+        if groups is not None:  # interleave the groups: each group's samples spread evenly over the order
             grp = groups[perm]
-            rank = torch.zeros(n)
+            rank = torch.zeros(n, dtype=torch.float64)
+            u = torch.rand(n, generator=g, dtype=torch.float64)
             for v in torch.unique(grp).tolist():
                 m = grp == v
-                rank[m] = torch.arange(int(m.sum()), dtype=torch.float32)
-            perm = perm[torch.sort(rank + torch.rand(n, generator=g)).indices]
+                size = int(m.sum())
+                rank[m] = (torch.arange(size, dtype=torch.float64) + u[m]) / size  # fractional rank in [0, 1)
+            perm = perm[torch.sort(rank).indices]
         parts[0].append(perm[:n_tr])
         parts[1].append(perm[n_tr:n_tr + n_va])
         parts[2].append(perm[n_tr + n_va:])
@@ -368,8 +370,15 @@ def make_splits(data: SignalDataset, *, class_names, location_names, sample_rate
     grouped = rec is not None and len(torch.unique(rec)) < len(rec)
     if test_mask is not None:
         test_mask = torch.as_tensor(test_mask, dtype=torch.bool)
+        if test_mask.shape != data.y.shape:
+            raise ValueError(f"test_mask must have one entry per sample ({len(data.y)}), but found shape "
+                             f"{tuple(test_mask.shape)}")
         rest = torch.nonzero(~test_mask).squeeze(1)
         te = torch.nonzero(test_mask).squeeze(1)
+        missing = [class_names[c] for c in range(len(class_names)) if not bool((data.y[te] == c).any())]
+        if missing:
+            raise ValueError(f"the data set's own test split has no sample of class(es) {missing}; every class "
+                             "needs test samples")
         f_val = split[1] / (split[0] + split[1])
         records = rec[rest] if rec is not None else torch.arange(len(rest))
         tr, va = grouped_split(data.y[rest], records, (1 - f_val, f_val), seed, list(class_names))
@@ -385,6 +394,11 @@ def make_splits(data: SignalDataset, *, class_names, location_names, sample_rate
     splits = Splits(data.subset(tr), data.subset(va), data.subset(te), list(class_names), list(location_names),
                     float(sample_rate), info, name)
     splits.check_disjoint()
+    for split_name, ds in splits.items():
+        absent = [class_names[c] for c in range(len(class_names)) if not bool((ds.y == c).any())]
+        if absent:
+            raise ValueError(f"the {split_name} split has no sample of class(es) {absent}; give them more "
+                             "recordings or drop them")
     return splits
 
 

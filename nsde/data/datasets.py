@@ -99,6 +99,14 @@ def check_dataset_spec(dataset: Any) -> None:
     if p.is_file() and "sampling_rate" not in dataset:
         raise ValueError(f"dataset: {dataset['path']!r} is a .ts file, which stores no sampling rate; add "
                          "sampling_rate: <samples per second>")
+    rate = dataset.get("sampling_rate")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0):
+        raise ValueError(f"dataset: sampling_rate must be a positive number of samples per second, but found {rate!r}")
+    only = {"labels", "sensors"} if p.is_file() else {"length_policy", "length"}
+    wrong = sorted(only & set(dataset))
+    if wrong:
+        kind = "a .ts file" if p.is_file() else "an HDF5 folder"
+        raise ValueError(f"dataset: {wrong} do not apply to {kind} ({dataset['path']!r})")
     if p.is_dir():
         labels = _resolve(dataset.get("labels", p / "labels.csv"), "labels")
         if not labels.is_file():

@@ -39,7 +39,7 @@ from .spectrogram import STFTConfig, check_stft, spectrogram
 __all__ = ["RecordingConfig", "LENGTH_POLICIES", "read_ts", "load_ts", "read_hdf5_folder", "load_hdf5_folder",
            "fit_length", "recordings_to_splits"]
 
-LOADER_VERSION = 2
+LOADER_VERSION = 3
 #: How series of unequal length are brought to one length (``load_ts``).
 LENGTH_POLICIES = ("equal", "crop", "pad", "resample")
 _H5_SUFFIXES = (".h5", ".hdf5")
