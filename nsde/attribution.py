@@ -388,7 +388,11 @@ def _cached(kind: str, fn, trained, tensors: tuple, kwargs: dict, compute, fixed
     if key is None:
         raise TypeError(f"{fn.__name__} needs a TrainedModel (its .key keys the cache), but found "
                         f"{type(trained).__name__}")
-    params = inspect.signature(fn).parameters
+    params = dict(inspect.signature(fn).parameters)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        # the extra keywords are passed on to ``attribute``: its defaults key the cache too
+        params = {**{k: p for k, p in inspect.signature(attribute).parameters.items()
+                     if k not in ("model", "x", "target", "method", "seed")}, **params}
     unknown = sorted(set(kwargs) - set(params))
     if unknown:
         raise TypeError(f"{fn.__name__} got unexpected keyword argument(s) {unknown}")

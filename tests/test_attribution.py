@@ -152,3 +152,27 @@ def test_stability_zero_for_identical_and_grows_with_perturbation():
                                                                          n_steps=8)}, n_boot=200)
     assert list(summary.index) == ["a", "b"] and (summary["images"] == 4).all()
     assert summary.loc["a", "log_change_mean"] < summary.loc["b", "log_change_mean"]
+
+
+def test_cached_wrappers_key_on_every_argument_and_pass_attribution_keywords(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import nsde.attribution as attribution
+
+    monkeypatch.setenv("NSDE_CACHE", str(tmp_path))
+    trained = SimpleNamespace(model=SmoothNet(), key="smoothnet-test")
+    x = torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    calls = []
+    trained.model.register_forward_hook(lambda *a: calls.append(1))
+    kw = dict(n_perturbations=2, n_steps=8, noise="on", noise_seed=0)  # n_steps etc. go on to attribute()
+    first = attribution.cached_stability(trained, x, **kw)
+    n_first = len(calls)
+    again = attribution.cached_stability(trained, x, **kw)
+    assert len(calls) == n_first > 0  # the repeat came from the cache
+    other = attribution.cached_stability(trained, x, **{**kw, "n_steps": 16})
+    assert len(calls) > n_first  # another n_steps (a keyword of attribute) is another entry
+    assert first.equals(again) and len(first) == 6 and not first["change"].equals(other["change"])
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['n_stepz'\]"):
+        attribution.cached_stability(trained, x, n_stepz=8)
+    with pytest.raises(TypeError, match="needs a TrainedModel"):
+        attribution.cached_attributions(SmoothNet(), x, torch.zeros(3, dtype=torch.long))
