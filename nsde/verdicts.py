@@ -100,7 +100,8 @@ def comparison_sentence(subject: str, reference: str, comparison: pd.DataFrame, 
 
     Example:
         ``"The NSDE is more accurate than the baseline at 2 of 8 intensities (0.05 and
-        0.1), less accurate at none, and not distinguishable at the other 6."``
+        0.1) and not distinguishable at the other 6."``; with no difference anywhere,
+        ``"The NSDE is not distinguishable from the baseline at any of the 8 intensities."``
     """
     out = comparison["outcome"].tolist()
     idx = list(comparison.index)
@@ -108,12 +109,17 @@ def comparison_sentence(subject: str, reference: str, comparison: pd.DataFrame, 
     hi = [v for v, o in zip(idx, out) if o == "higher"]
     lo = [v for v, o in zip(idx, out) if o == "lower"]
     rest = n - len(hi) - len(lo)
-    parts = [f"{higher} {reference} {_at(len(hi), n, hi, unit, units)}",
-             f"{lower} it {_at(len(lo), n, lo, unit, units)}"]
+    everywhere = f"at the {unit}" if n == 1 else f"at any of the {n} {units}"
+    if not hi and not lo:
+        return f"{subject} is not distinguishable from {reference} {everywhere}."
+    parts = []
+    if hi:
+        parts.append(f"{higher} {reference} {_at(len(hi), n, hi, unit, units)}")
+    if lo:
+        parts.append(f"{lower} {'it' if hi else reference} {_at(len(lo), n, lo, unit, units)}")
     if rest:
-        parts.append("not distinguishable " + (f"at {_other(rest)}" if rest < n else
-                                               ("at the " + unit if n == 1 else f"at any of the {n} {units}")))
-    return f"{subject} is {english_list(parts, serial=True)}."
+        parts.append(f"not distinguishable at {_other(rest)}")
+    return f"{subject} is {english_list(parts, serial=len(parts) > 2)}."
 
 
 def claim_sentence(claim: str, subject: str, reference: str, comparison: pd.DataFrame, **kwargs) -> str:
@@ -223,7 +229,7 @@ def stability_sentence(difference: Interval, *, measure: str, lower_is_stable: b
     else:
         more = (d == "lower") == lower_is_stable
         verdict = f"{'more' if more else 'less'} stable for {subject} than for {reference}"
-    text = (f"By the {measure}, attributions are {verdict} (difference {subject} minus {reference}: "
+    text = (f"By the {measure}, attributions are {verdict} ({subject} minus {reference}: "
             f"{difference.estimate:+.3f} [{difference.low:+.3f}, {difference.high:+.3f}], {difference.n} images)")
     return text + (f"; the paper reports {paper}." if paper else ".")
 
@@ -269,8 +275,13 @@ def reliability_overall(differences: Sequence[Interval]) -> str:
     tail = ("on this evidence ABC adds reliability information beyond the softmax." if better > worse else
             "on this evidence ABC is a weaker reliability signal than the softmax." if worse > better else
             "on this evidence ABC is not distinguishable from the softmax as a reliability signal.")
-    return (f"ABC ranks predictions significantly better than the softmax in {better} and worse in {worse} of "
-            f"{len(defined)} settings; {tail}")
+    n = len(defined)
+
+    def count(k: int) -> str:
+        return "none" if k == 0 else "all" if k == n else f"{k}"
+
+    return (f"Of {n} settings, ABC ranks predictions significantly better than the softmax in {count(better)} "
+            f"and significantly worse in {count(worse)}; {tail}")
 
 
 def reliability_verdict(differences: Sequence[Interval]) -> str:
@@ -297,14 +308,15 @@ def data_size_sentence(table: pd.DataFrame, intensity: float) -> str:
     n = len(rows)
     parts = []
     if better:
-        parts.append(f"better with {english_list(map(str, better))} training images")
+        parts.append(f"better than the baseline with {english_list(map(str, better))} training images")
     if worse:
-        parts.append(f"worse with {english_list(map(str, worse))}")
+        parts.append(f"worse{'' if better else ' than the baseline'} with {english_list(map(str, worse))}"
+                     f"{'' if better else ' training images'}")
     same = n - len(better) - len(worse)
     if same:
         where = ("the other size" if same == 1 else f"the other {same} sizes") if parts else \
             ("the one size" if same == 1 else f"any of the {same} sizes")
-        parts.append(f"not distinguishable at {where}")
+        parts.append(f"not distinguishable {'' if parts else 'from the baseline '}at {where}")
     small, full = rows.iloc[0], rows.iloc[-1]
     trend = (f" From {int(full['train images'])} to {int(small['train images'])} training images the baseline "
              f"changes by {100 * (small['baseline'] - full['baseline']):+.1f} points and the NSDE by "
