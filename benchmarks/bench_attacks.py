@@ -53,8 +53,8 @@ def bench(device: torch.device, n: int, iters: int, eot: int, size: int, arch: s
     g = torch.Generator().manual_seed(0)
     x = torch.rand(n, 1, size, size, generator=g).to(device)
     y = torch.randint(0, 16, (n,), generator=g).to(device)
-    base = build_model(arch, kind="baseline", image_size=size).to(device).eval()
-    nsde = build_model(arch, kind="nsde", noise="brownian", image_size=size).to(device).eval()
+    base = build_model(arch, kind="baseline", image_size=size, num_classes=16).to(device).eval()
+    nsde = build_model(arch, kind="nsde", noise_shape="brownian", image_size=size, num_classes=16).to(device).eval()
     for m in (base, nsde):  # warm-up: the first backward passes build oneDNN kernels (seconds each)
         with noise_mode(m, "on"):
             xi = x.clone().requires_grad_(True)

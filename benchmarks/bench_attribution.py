@@ -38,7 +38,7 @@ def bench(device: torch.device, *, n: int, naive_n: int, steps: int, samples: in
           ibs: int, fraction: float) -> None:
     g = torch.Generator().manual_seed(0)
     x = torch.rand(n, 1, size, size, generator=g)
-    model = build_model(arch, kind="nsde", noise="brownian", image_size=size).to(device).eval()
+    model = build_model(arch, kind="nsde", noise_shape="brownian", image_size=size, num_classes=16).to(device).eval()
     t = torch.randint(0, 16, (n,), generator=g)
     attribute(model, x[:1], t[:1], "ig", n_steps=2)  # warm-up
     ig_kw = dict(n_steps=steps, noise_seed=0)

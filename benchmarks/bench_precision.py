@@ -45,13 +45,13 @@ def _grad_step(model, x, y):
 
 def bench(arch: str, size: int, rounds: int) -> None:
     torch.manual_seed(0)
-    ref = build_model(arch, "nsde", sigma=0.1, image_size=size)
+    ref = build_model(arch, "nsde", sigma=0.1, image_size=size, num_classes=16)
     for task, batch, make, mode in (("training step", 32, _train_step, "train"),
                                     ("attack gradient", 100, _grad_step, "eval")):
         x, y = torch.rand(batch, 1, size, size), torch.randint(0, 16, (batch,))
         fns = {}
         for prec in ("fp32", "bf16"):
-            m = build_model(arch, "nsde", sigma=0.1, image_size=size)
+            m = build_model(arch, "nsde", sigma=0.1, image_size=size, num_classes=16)
             m.load_state_dict(ref.state_dict())
             m.train(mode == "train").set_precision(prec)
             m.set_noise("train" if mode == "train" else "on")

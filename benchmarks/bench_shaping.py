@@ -40,7 +40,7 @@ def main() -> None:
     envelopes = attribution_envelope(torch.randn(a.batch, 1, a.size, a.size))
     models = {}
     for name in ("brownian", "attribution-shaped"):
-        m = build_model(a.arch, "nsde", noise_shape="brownian", sigma=0.1, image_size=a.size).train()
+        m = build_model(a.arch, "nsde", noise_shape="brownian", sigma=0.1, image_size=a.size, num_classes=16).train()
         if models:
             m.load_state_dict(next(iter(models.values()))[0].state_dict())
         m.set_precision(precision("cpu", a.arch))

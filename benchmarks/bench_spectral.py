@@ -44,7 +44,7 @@ def main() -> None:
     seed_everything(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
           f"CUDA: {torch.cuda.is_available()}")
-    model = build_model("convnext_atto", "baseline", image_size=args.size)
+    model = build_model("convnext_atto", "baseline", image_size=args.size, num_classes=16)
     g = torch.Generator().manual_seed(0)
     x = torch.rand(args.k, 1, args.size, args.size, generator=g)  # stand-in spectrograms in [0, 1]
     y = torch.randint(0, 16, (args.k,), generator=g)

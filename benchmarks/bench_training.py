@@ -46,9 +46,9 @@ def bench(arch: str, size: int, batch: int, steps: int, device: torch.device, sh
     torch.manual_seed(0)
     x = torch.rand(batch, 1, size, size, device=device)
     y = torch.randint(0, 16, (batch,), device=device)
-    models = {"baseline": build_model(arch, "baseline", image_size=size)}
+    models = {"baseline": build_model(arch, "baseline", image_size=size, num_classes=16)}
     for s in shapes:
-        models[f"nsde-{s}"] = build_model(arch, "nsde", noise_shape=s, sigma=0.1, image_size=size)
+        models[f"nsde-{s}"] = build_model(arch, "nsde", noise_shape=s, sigma=0.1, image_size=size, num_classes=16)
         models[f"nsde-{s}"].load_state_dict(models["baseline"].state_dict())
     fns = {}
     for name, m in models.items():

@@ -73,7 +73,7 @@ def throughput(profile, device, steps: int, peak_tflops: float) -> dict:
     for kind in ("baseline", "nsde"):
         torch.manual_seed(0)
         model = build_model(profile.arch, kind, noise_shape=profile.noise_shape, sigma=profile.sigma,
-                            image_size=size).to(device).train()
+                            image_size=size, num_classes=16).to(device).train()
         model.set_precision(precision(device, profile.arch))
         opt = torch.optim.AdamW(model.parameters(), lr=0.0)
         if kind == "baseline":

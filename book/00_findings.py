@@ -37,7 +37,11 @@ from nsde.profiles import get_profile
 
 P = get_profile(profile)
 table = findings.findings_table(profile)
-print(f"profile {profile!r}; data sets: {', '.join(c for c in table.columns if c != 'paper')}")
+datasets = [c for c in table.columns if c != "paper"]
+print(f"profile {profile!r}; data sets: {', '.join(datasets)}")
+print("claims with a verdict:", "; ".join(f"{d} {int((table[d] != 'not run').sum())} of {len(table)}"
+                                         for d in datasets))
+# NBVAL_CHECK_OUTPUT
 
 # %% tags=["remove-input"]
 Markdown(table.reset_index().to_markdown(index=False))

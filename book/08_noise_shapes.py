@@ -104,6 +104,12 @@ diffs = ss.grid_differences(metrics, seed=P.seed)
 print(f"{len(models)} NSDEs and the baseline scored in {time.perf_counter() - t0:.0f} s")
 
 # %%
+worst = min(float(sc["clean"].mean()) for sc in metrics["scores"].values())
+print("grid:", ", ".join(f"{shape}@{sigma:g}" for shape, sigma in models))
+print("the least accurate model of the grid", verdicts.beats_chance(worst, data.num_classes, 2))
+# NBVAL_CHECK_OUTPUT
+
+# %%
 print("Accuracies in percent, other measures as numbers; per-image measures with the half-width of their paired "
       "95% interval against the baseline.")
 ss.grid_table(diffs)

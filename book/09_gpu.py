@@ -38,6 +38,8 @@ else:
     text = ("**A recorded GPU run** (not computed by this build): " + ", ".join(
         f"{k} `{prov[k]}`" for k in ("gpu", "device", "torch", "precision", "profile", "commit", "started")
         if k in prov) + f". Command: `{prov.get('command', '?')}`.")
+print("recorded result files:", ", ".join(sorted(f.name for f in results.glob("*"))) if recorded else "none")
+# NBVAL_CHECK_OUTPUT
 Markdown(text)
 
 # %% tags=["remove-input"]

@@ -244,7 +244,7 @@ class NoisyClassifier(nn.Module):
     """
 
     def __init__(self, net: nn.Module, arch: str, kind: str, noise_shape: str | None, sigma: float,
-                 image_size: int, noise_seed: int = 0, num_classes: int = 16, in_chans: int = 1):
+                 image_size: int, noise_seed: int, num_classes: int, in_chans: int = 1):
         super().__init__()
         self.net = net
         self.arch, self.kind, self.noise_shape = arch, kind, noise_shape
@@ -478,8 +478,8 @@ def capture_noise(model: NoisyClassifier, x: torch.Tensor, seed: int | None = 0)
         st.record = None
 
 
-def build_model(arch: str, kind: str = "baseline", noise_shape: str = "brownian", sigma: float = 0.1,
-                num_classes: int = 16, in_chans: int = 1, image_size: int = 64,
+def build_model(arch: str, kind: str = "baseline", noise_shape: str = "brownian", sigma: float = 0.1, *,
+                num_classes: int, in_chans: int = 1, image_size: int = 64,
                 noise_seed: int = 0, pretrained: str | Path | None = None,
                 ls_init: float | None = None) -> NoisyClassifier:
     """Build a timm baseline or its Neural-SDE variant.
@@ -490,7 +490,9 @@ def build_model(arch: str, kind: str = "baseline", noise_shape: str = "brownian"
         noise_shape: NSDE noise shape, one of ``nsde.noise.SHAPES`` (ignored for a baseline).
         sigma: NSDE noise level >= 0, the per-element noise std relative to the activation RMS
             at each block (ignored for a baseline).
-        num_classes: output classes.
+        num_classes: output classes; required (keyword-only), so that a head never gets a
+            class count the data do not have. :class:`nsde.training.ModelSpec` fills it in
+            from the data.
         in_chans: input channels (1 for spectrograms).
         image_size: input height/width the model will see; >= 32 (the total stride).
         noise_seed: seed of the model's private generator of fresh noise draws.

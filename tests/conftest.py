@@ -12,6 +12,8 @@ if "NSDE_CACHE" not in os.environ:
 
 
 def pytest_collection_modifyitems(session, config, items):
+    # the findings page reads what the other chapters recorded: run its notebook last
+    items.sort(key=lambda item: "00_findings.ipynb" in str(getattr(item, "fspath", "")))
     for item in items:
         notebook = getattr(item, "parent", None)
         if notebook is not None and hasattr(notebook, "skip_compare"):

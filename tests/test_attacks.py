@@ -24,7 +24,7 @@ def _correct_labels(model, x):
 def test_global_reseed_does_not_freeze_nsde_noise():
     from nsde.models import build_model
 
-    model, x = build_model("convnext_atto", kind="nsde", image_size=32, sigma=0.5), torch.rand(2, 1, 32, 32)
+    model, x = build_model("convnext_atto", kind="nsde", image_size=32, sigma=0.5, num_classes=16), torch.rand(2, 1, 32, 32)
     with noise_mode(model, "on"), torch.no_grad():
         model.eval()
         torch.manual_seed(0)
@@ -173,6 +173,38 @@ def test_masking_checks_flag_a_masked_model_and_pass_an_honest_one():
     honest = at.attack_table(source)
     ok = at.masking_checks(honest, transfer=at.transfer_table(source, inner, y, noise="off"))
     assert ok["passed"].dropna().all()
+
+
+def test_masking_checks_on_a_stochastic_model_use_iterations_eot_and_its_own_noise_off_network():
+    model = NoisyNet(sigma=0.3)
+    x, _ = images(n=24)
+    y = _correct_labels(model, x)
+    eps, kw = [0.5, 4.0], dict(noise="on", samples=2, draws=4)
+    white = at.attack_table(at.run_attack(model, x, y, eps, n_iter=5, eot_iter=2, key="w", **kw))
+    more_iters = at.attack_table(at.run_attack(model, x, y, eps, n_iter=20, eot_iter=2, key="i", **kw))
+    more_eot = at.attack_table(at.run_attack(model, x, y, eps, n_iter=5, eot_iter=6, key="e", **kw))
+    source = at.run_attack(model, x, y, eps, n_iter=5, noise="off", key="off")  # its own noise-off network
+    transfer = at.transfer_table(source, model, y, noise="on", samples=2, draws=4)
+    checks = at.masking_checks(white, iterations=more_iters, eot=more_eot, transfer=transfer)
+    names = " | ".join(checks["check"])
+    assert "more iterations" in names and "more EOT draws" in names and "transfer" in names
+    assert checks["passed"].dropna().all(), checks
+
+
+def test_masking_checks_flag_more_iterations_or_draws_that_raise_accuracy():
+    def table(acc_small, acc_large):  # 100 images; accuracy at eps 0.1 and 1.0
+        t = pd.DataFrame(dict(eps=[0.1, 1.0], accuracy=[acc_small, acc_large], low=0.0, high=0.01))
+        t.attrs["correct"] = {0.1: (1.0,) * int(100 * acc_small) + (0.0,) * (100 - int(100 * acc_small)),
+                              1.0: (1.0,) * int(100 * acc_large) + (0.0,) * (100 - int(100 * acc_large))}
+        return t
+
+    base = table(0.2, 0.0)
+    stronger_looking = table(0.6, 0.0)  # more iterations / draws "help" the model: masking
+    checks = at.masking_checks(base, iterations=stronger_looking, eot=stronger_looking).set_index("check")["passed"]
+    assert not checks[[c for c in checks.index if "more iterations" in c]].iloc[0]
+    assert not checks[[c for c in checks.index if "more EOT draws" in c]].iloc[0]
+    same = at.masking_checks(base, iterations=table(0.2, 0.0), eot=table(0.19, 0.0)).set_index("check")["passed"]
+    assert same.dropna().all()
 
 
 def test_masking_checks_flag_a_rising_curve_but_not_scoring_noise():

@@ -43,7 +43,7 @@ def _convnext(kind: str) -> nn.Module:
     from nsde.models import build_model
 
     torch.manual_seed(0)
-    m = build_model("convnext_atto", kind=kind, image_size=32, sigma=0.3).eval()
+    m = build_model("convnext_atto", kind=kind, image_size=32, sigma=0.3, num_classes=16).eval()
     with torch.no_grad():
         m.net.stem[0].bias.normal_(0, 1.0)
         for name, p in m.named_parameters():

@@ -41,6 +41,23 @@ def html_root(tmp_path_factory):
     return index.parent
 
 
+def test_reference_notebooks_run_the_code_of_the_chapters(tmp_path):
+    """nbval executes tests/notebooks, not book/*.py: a chapter edited without `make refs`
+    would otherwise be tested on its old code."""
+    import nbformat
+
+    def code(nb):
+        return [c.source.strip() for c in nb.cells
+                if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+
+    stale = []
+    for entry, path in runbook.convert_chapters(tmp_path).items():
+        ref = REFS / f"{Path(entry).name}.ipynb"
+        if not ref.exists() or code(nbformat.read(path, as_version=4)) != code(nbformat.read(ref, as_version=4)):
+            stale.append(entry)
+    assert not stale, f"reference notebooks out of date for {stale}; run `make refs`"
+
+
 def test_every_toc_entry_has_a_page(html_root):
     for entry in runbook.toc_entries():
         page = html_root / f"{entry}.html"

@@ -1,5 +1,6 @@
 """nsde.cache: stable hashes, atomic writes, compute-once caching."""
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
@@ -136,6 +137,10 @@ def test_an_unusable_cache_root_is_one_clear_error(tmp_path, monkeypatch):
                 cache.cache_root()
     finally:
         locked.chmod(0o700)
+    # root ignores permission bits; the check must still be made and named
+    monkeypatch.setattr(cache.os, "access", lambda path, mode: Path(path) != locked)
+    with pytest.raises(cache.CacheError, match=rf"cache folder {locked} \(set by NSDE_CACHE\) is not writable"):
+        cache.cache_root()
 
 
 def os_access_is_enforced(path) -> bool:
@@ -151,5 +156,9 @@ def test_writes_are_flushed_to_disk(tmp_path, monkeypatch):
     synced = []
     real = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    replaced = []
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: (replaced.append(len(synced)), real_replace(a, b)))
     cache.save_torch({"a": 1}, tmp_path / "y.pt")
-    assert len(synced) >= 1  # the file (and its folder) are fsynced before and after the rename
+    assert replaced and replaced[0] >= 1  # the file's bytes are fsynced before the rename
+    assert len(synced) > replaced[0]      # and its folder after it

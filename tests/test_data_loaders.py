@@ -128,7 +128,12 @@ def test_ts_windows_of_a_case_stay_in_one_split(tmp_path):
     path = _write_ts(tmp_path / "w.ts", _ts_cases(n_per_class=4, n=2048))
     s = load_ts(path, sampling_rate=FS, cfg=CFG, window=512)
     assert len(s.train) + len(s.val) + len(s.test) == 3 * 4 * 2 * 4
+    assert sum(len(r) for r in _records(s).values()) == 3 * 4  # one id per case: its windows and dimensions share it
     _assert_no_leak(s)
+    # the sampling rate sets the STFT's frequency axis: the same samples at half the rate look different
+    slow = load_ts(path, sampling_rate=FS / 2, cfg=CFG, window=512)
+    assert slow.sample_rate == FS / 2
+    assert not torch.allclose(s.train.x.mean(0), slow.train.x.mean(0), atol=1e-3)
 
 
 def test_ts_bad_inputs(tmp_path):
@@ -153,7 +158,7 @@ def test_ts_bad_inputs(tmp_path):
     with pytest.raises(ValueError, match="STFTConfig.f_max_hz=120000 Hz lies above the Nyquist frequency 100000"):
         load_ts(good, sampling_rate=FS, cfg=RecordingConfig(16, STFTConfig(n_fft=256, hop=32, f_max_hz=120e3)))
     tiny = _write_ts(tmp_path / "tiny.ts", _ts_cases(n_per_class=2))  # 2 cases per class for 3 splits
-    with pytest.raises(ValueError, match=r"class 'sine' has 2 recording\(s\): too few"):
+    with pytest.raises(ValueError, match=r"data set 'tiny': class 'sine' has 2 recording\(s\): too few"):
         load_ts(tiny, sampling_rate=FS, cfg=CFG, window=256)
     assert not list((tmp_path / "cache").rglob("*.pt"))  # nothing partial was cached
 

@@ -13,8 +13,8 @@ X = torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(0))
 @functools.lru_cache(maxsize=None)
 def _built(arch, noise, sigma):
     torch.manual_seed(0)
-    base = build_model(arch, "baseline", image_size=32)
-    nsde = build_model(arch, "nsde", noise_shape=noise, sigma=sigma, image_size=32)
+    base = build_model(arch, "baseline", image_size=32, num_classes=16)
+    nsde = build_model(arch, "nsde", noise_shape=noise, sigma=sigma, image_size=32, num_classes=16)
     nsde.load_state_dict(base.state_dict())  # same keys, strict
     return base.eval(), nsde.eval()
 
@@ -112,16 +112,16 @@ def test_training_mode_injects_noise_with_gradients():
 
 def test_bad_input_errors():
     with pytest.raises(ValueError, match="vgg16"):
-        build_model("vgg16")
+        build_model("vgg16", num_classes=16)
     with pytest.raises(ValueError, match="violet"):
-        build_model("convnext_atto", "nsde", noise_shape="violet")
+        build_model("convnext_atto", "nsde", noise_shape="violet", num_classes=16)
     with pytest.raises(ValueError, match="-0.1"):
-        build_model("convnext_atto", "nsde", sigma=-0.1)
+        build_model("convnext_atto", "nsde", sigma=-0.1, num_classes=16)
     with pytest.raises(ValueError, match="image_size=16"):
-        build_model("convnext_atto", image_size=16)
+        build_model("convnext_atto", image_size=16, num_classes=16)
     with pytest.raises(ValueError, match="hybrid"):
-        build_model("convnext_atto", kind="hybrid")
-    m = build_model("convnext_atto", "nsde", image_size=32)
+        build_model("convnext_atto", kind="hybrid", num_classes=16)
+    m = build_model("convnext_atto", "nsde", image_size=32, num_classes=16)
     with pytest.raises(ValueError, match="sometimes"):
         m.set_noise("sometimes")
     with pytest.raises(ValueError, match="samples"):
@@ -169,7 +169,7 @@ def test_envelope_redistributes_noise_power_at_every_stage_resolution():
     from nsde.noise import pool_envelope
 
     torch.manual_seed(0)
-    nsde = build_model("convnext_atto", "nsde", noise_shape="white", sigma=0.3, image_size=64).eval()
+    nsde = build_model("convnext_atto", "nsde", noise_shape="white", sigma=0.3, image_size=64, num_classes=16).eval()
     env = torch.full((1, 1, 64, 64), 0.05)
     env[..., :32, :32] = 1.0  # importance concentrated in one quadrant
     x = torch.rand(4, 1, 64, 64)
@@ -210,7 +210,7 @@ def test_pretrained_weights_from_a_local_file(tmp_path):
     rgb = timm.create_model("resnet10t", pretrained=False, num_classes=1000)  # an ImageNet-shaped checkpoint
     path = tmp_path / "resnet10t_imagenet.pth"
     torch.save(rgb.state_dict(), path)
-    model = build_model("resnet10t", "nsde", image_size=32, num_classes=16, pretrained=path)
+    model = build_model("resnet10t", "nsde", image_size=32, pretrained=path, num_classes=16)
     stem = model.net.conv1[0].weight
     assert stem.shape[1] == 1 and torch.allclose(stem[:, 0], rgb.conv1[0].weight.sum(1), atol=1e-5)  # RGB summed
     assert model.net.fc.out_features == 16  # a new head
@@ -218,10 +218,26 @@ def test_pretrained_weights_from_a_local_file(tmp_path):
     other = tmp_path / "convnext.pth"
     torch.save(timm.create_model("convnext_atto", pretrained=False).state_dict(), other)
     with pytest.raises(ValueError, match=r"does not fit resnet10t \(is it another architecture\?\)"):
-        build_model("resnet10t", pretrained=other)
+        build_model("resnet10t", pretrained=other, num_classes=16)
     broken = tmp_path / "broken.pth"
     broken.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(ValueError, match=f"{broken.name}.*cannot be read"):
-        build_model("resnet10t", pretrained=broken)
+        build_model("resnet10t", pretrained=broken, num_classes=16)
     with pytest.raises(FileNotFoundError, match="not found"):
-        build_model("resnet10t", pretrained=tmp_path / "missing.pth")
+        build_model("resnet10t", pretrained=tmp_path / "missing.pth", num_classes=16)
+
+
+def test_pretrained_convnext_gets_a_one_channel_stem_and_a_new_head(tmp_path):
+    import timm
+
+    torch.manual_seed(6)
+    rgb = timm.create_model("convnext_atto", pretrained=False, num_classes=1000)
+    path = tmp_path / "convnext_atto_imagenet.pth"
+    torch.save(rgb.state_dict(), path)
+    model = build_model("convnext_atto", "nsde", image_size=32, pretrained=path, num_classes=11)
+    stem = model.net.stem[0].weight
+    assert stem.shape[1] == 1 and torch.allclose(stem[:, 0], rgb.stem[0].weight.sum(1), atol=1e-5)
+    assert model.net.head.fc.out_features == 11
+    assert not torch.equal(model.net.head.fc.weight[:11], rgb.head.fc.weight[:11])  # re-initialised, not sliced
+    block = "stages.1.blocks.0.conv_dw.weight"
+    assert torch.equal(model.net.state_dict()[block], rgb.state_dict()[block])  # the body is ImageNet's

@@ -55,9 +55,12 @@ def test_paper_models_train_resume_and_evaluate(paper_setup, tmp_path, monkeypat
     nsde = _spec(P, "nsde").build(P.image_size, data.num_classes)
     params = sum(p.numel() for p in nsde.parameters())
     assert 80e6 < params < 95e6  # ConvNeXt-Base
-    train(nsde, tiny, val, cfg, ckpt_dir=tmp_path, key="paper-toy", device="cpu", stop_after=1)
+    first = train(nsde, tiny, val, cfg, ckpt_dir=tmp_path, key="paper-toy", device="cpu", stop_after=1)
+    torch.manual_seed(1)  # a fresh model with other weights: only the checkpoint can give it epoch 1
+    nsde = _spec(P, "nsde").build(P.image_size, data.num_classes)
     hist = train(nsde, tiny, val, cfg, ckpt_dir=tmp_path, key="paper-toy", device="cpu")  # resumes epoch 2
     assert [h["epoch"] for h in hist] == [1, 2]
+    assert hist[0]["train_loss"] == first[0]["train_loss"]  # epoch 1 was read back, not retrained
     assert nsde.precision == precision("cpu", P.arch) == ("bf16" if _cpu_has_bf16() else "fp32")
     if nsde.precision == "bf16":  # channels-last convolutions with bf16 autocast
         assert nsde.net.stem[0].weight.is_contiguous(memory_format=torch.channels_last)

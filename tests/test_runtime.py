@@ -71,7 +71,7 @@ def test_eval_mode_restores_every_submodule():
 def test_noise_rng_draws_from_the_seed_and_restores_the_stream():
     from nsde.models import build_model, noise_mode, noise_rng
 
-    model = build_model("resnet10t", "nsde", sigma=0.5, image_size=32).eval()
+    model = build_model("resnet10t", "nsde", sigma=0.5, image_size=32, num_classes=16).eval()
     x = torch.rand(2, 1, 32, 32)
     with torch.no_grad(), noise_mode(model, "on"):
         model.reseed_noise(3)

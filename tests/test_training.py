@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from nsde.evaluation import predict
-from nsde.models import noise_mode
+from nsde.models import build_model, noise_mode
 from nsde.training import ModelSpec, TrainConfig, train, train_or_load
 
 N_CLASSES = 4
@@ -119,6 +119,8 @@ def test_head_and_data_must_agree():
     wide = SimpleNamespace(x=TRAIN.x, y=TRAIN.y + 1)  # labels 1..4 for a 4-output head
     with pytest.raises(ValueError, match="holds class 4, but the model has 4 outputs"):
         train(_model(), wide, VAL, TrainConfig(epochs=1), device="cpu")
+    with pytest.raises(TypeError, match="num_classes"):  # no silent default head size
+        build_model("resnet10t", image_size=32)
 
 
 def test_optimiser_groups_and_schedule_come_from_timm_and_match_the_old_rule():

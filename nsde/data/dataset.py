@@ -344,6 +344,14 @@ def generate_dataset(cfg: DataConfig, *, chunk: int = CHUNK, show_progress: bool
     return SignalDataset(x, y, meta)
 
 
+def _named(name: str, fn, *args):
+    """Call ``fn``; a ValueError it raises names the data set ``name`` first."""
+    try:
+        return fn(*args)
+    except ValueError as exc:
+        raise ValueError(f"data set {name!r}: {exc}") from None
+
+
 def make_splits(data: SignalDataset, *, class_names, location_names, sample_rate: float,
                 split=(0.70, 0.15, 0.15), seed: int = 0, info: dict | None = None, test_mask: Tensor | None = None,
                 name: str = "data") -> Splits:
@@ -381,11 +389,11 @@ def make_splits(data: SignalDataset, *, class_names, location_names, sample_rate
                              "needs test samples")
         f_val = split[1] / (split[0] + split[1])
         records = rec[rest] if rec is not None else torch.arange(len(rest))
-        tr, va = grouped_split(data.y[rest], records, (1 - f_val, f_val), seed, list(class_names))
+        tr, va = _named(name, grouped_split, data.y[rest], records, (1 - f_val, f_val), seed, list(class_names))
         tr, va = rest[tr], rest[va]
         info["split"] = "the data set's own test split; validation carved from its training split by recording"
     elif grouped:
-        tr, va, te = grouped_split(data.y, rec, split, seed, list(class_names))
+        tr, va, te = _named(name, grouped_split, data.y, rec, split, seed, list(class_names))
         info["split"] = "by recording, stratified by class"
     else:
         loc = data.meta.get("location")
