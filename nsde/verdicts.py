@@ -379,7 +379,11 @@ def data_size_verdict(table: pd.DataFrame) -> str:
     """The short form of the less-data verdicts over all (size, intensity) rows."""
     better = int((table["difference low"] > 0).sum())
     worse = int((table["difference high"] < 0).sum())
-    return f"NSDE better at {better}, worse at {worse} of {len(table)} (size, noise) settings"
+    n = len(table)
+    if not better and not worse:
+        return f"no difference at any of {n} (size, noise) settings"
+    parts = [f"better at {better}" if better else "", f"worse at {worse}" if worse else ""]
+    return f"NSDE {' and '.join(p for p in parts if p)} of {n} (size, noise) settings"
 
 
 def shape_choice_sentence(comparison: pd.DataFrame, a: str, b: str, *, clean_a: Interval, clean_b: Interval) -> str:

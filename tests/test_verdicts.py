@@ -172,7 +172,11 @@ def test_short_forms_for_the_findings_page():
     assert vd.short_difference(Interval(-0.02, -0.05, 0.01, 9)) == "no difference"
     assert vd.short_difference(None) == "not comparable"
     table = pd.DataFrame({"difference low": [0.01, -0.2, -0.1], "difference high": [0.1, -0.01, 0.1]})
-    assert vd.data_size_verdict(table) == "NSDE better at 1, worse at 1 of 3 (size, noise) settings"
+    assert vd.data_size_verdict(table) == "NSDE better at 1 and worse at 1 of 3 (size, noise) settings"
+    assert vd.data_size_verdict(table.assign(**{"difference low": -0.1, "difference high": 0.1})) == (
+        "no difference at any of 3 (size, noise) settings")
+    assert vd.data_size_verdict(table.assign(**{"difference low": 0.01, "difference high": 0.1})) == (
+        "NSDE better at 3 of 3 (size, noise) settings")
 
 
 def test_shape_choice_sentence():
