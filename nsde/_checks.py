@@ -125,8 +125,9 @@ def number_list(name: str, values: Any, *, minimum: float | None = None, strictl
         allow_empty: accept an empty list.
     """
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        one = values.decode() if isinstance(values, bytes) else values
         raise TypeError(f"{name} must be a list of numbers, but found {values!r} ({type(values).__name__}); "
-                        f"write [{values!r}] for a single value")
+                        f"write [{one}] for a single value")
     out = []
     for v in values:
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):

@@ -117,7 +117,7 @@ def test_bad_inputs_raise_clear_errors():
         rb.noise_accuracy("model", x, y, [0.1])
     with pytest.raises(TypeError, match=r"intensities must be a list of numbers, but found 0.1 .*write \[0.1\]"):
         rb.noise_accuracy(model, x, y, 0.1)
-    with pytest.raises(TypeError, match="intensities must be a list"):
+    with pytest.raises(TypeError, match=r"intensities must be a list of numbers, but found .0.1. \(str\); write \[0.1\] "):
         rb.noise_accuracy(model, x, y, "0.1")
     with pytest.raises(ValueError, match=r"y holds class 7, outside \[0, 3\)"):
         rb.noise_accuracy(model, x, torch.tensor([0, 1, 2, 7]), [0.1])
