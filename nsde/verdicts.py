@@ -79,8 +79,6 @@ def claim_word(outcomes: Sequence[str]) -> str:
 
 
 def _at(k: int, n: int, values: Sequence[float], unit: str, units: str) -> str:
-    if k == 0:
-        return "at none"
     where = f" ({english_list([_fmt(v) for v in values])})" if k < n else ""
     return f"at {k} of {n} {unit if n == 1 else units}{where}" if k < n else \
         (f"at the {unit}" if n == 1 else f"at all {n} {units}")
@@ -119,7 +117,7 @@ def comparison_sentence(subject: str, reference: str, comparison: pd.DataFrame, 
         parts.append(f"{lower} {'it' if hi else reference} {_at(len(lo), n, lo, unit, units)}")
     if rest:
         parts.append(f"not distinguishable at {_other(rest)}")
-    return f"{subject} is {english_list(parts, serial=len(parts) > 2)}."
+    return f"{subject} is {english_list(parts, serial=True)}."
 
 
 def claim_sentence(claim: str, subject: str, reference: str, comparison: pd.DataFrame, **kwargs) -> str:
