@@ -16,8 +16,8 @@ import torch
 
 from pyautoattack.autopgd_base import APGDAttack
 
-from nsde.models import build_model, noise_mode
-from nsde.runtime import set_threads
+from nsde.core.models import build_model, noise_mode
+from nsde._infra.runtime import configure
 
 
 def images_per_s(model, x, y, *, iters: int, eot: int, repeats: int = 2) -> tuple[float, float]:
@@ -29,7 +29,7 @@ def images_per_s(model, x, y, *, iters: int, eot: int, repeats: int = 2) -> tupl
     Times AutoAttack's ``attack_single_run``, the body of ``APGDAttack.perturb``, so that
     every image is attacked for all ``iters`` iterations: ``perturb`` skips images that
     one noisy forward already misclassifies, which would flatter the randomised model.
-    The noise is on (one fresh draw per forward), as in :func:`nsde.robustness.apgd_attack`.
+    The noise is on (one fresh draw per forward), as in :func:`nsde.measures.robustness.apgd_attack`.
     """
     best, best_cpu = float("inf"), float("inf")
     with noise_mode(model, "on"):
@@ -81,7 +81,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--arch", default="convnext_atto")
     args = ap.parse_args()
-    print(f"torch {torch.__version__}, {set_threads()} CPU threads")
+    print(f"torch {torch.__version__}, {configure()['threads']} CPU threads")
     bench(torch.device("cpu"), args.n, args.iters, args.eot, args.size, args.arch)
     if torch.cuda.is_available():
         print(f"GPU: {torch.cuda.get_device_name()}")

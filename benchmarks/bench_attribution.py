@@ -1,8 +1,8 @@
 """Benchmark: images/s of Integrated Gradients (50 steps) and ABC, batched vs the naive loop.
 
-:func:`nsde.attribution.attribute` sends ``batch_size`` images per Captum call and lets
+:func:`nsde.measures.attribution.attribute` sends ``batch_size`` images per Captum call and lets
 Captum batch the interpolation steps (``internal_batch_size`` interpolated images per
-forward); :func:`nsde.confidence.abc_confidence` scores ``batch_size`` mutated images per
+forward); :func:`nsde.measures.abc.abc_confidence` scores ``batch_size`` mutated images per
 forward. The obvious alternative is the naive loop: one image per call and one
 interpolation step (or one mutated sample) per forward. This script measures both on a
 ConvNeXt-atto Neural SDE (brownian noise on a fixed path, as the chapter uses it) at
@@ -18,10 +18,10 @@ import time
 
 import torch
 
-from nsde.attribution import attribute
-from nsde.confidence import abc_confidence
-from nsde.models import build_model
-from nsde.runtime import set_threads
+from nsde.measures.attribution import attribute
+from nsde.measures.abc import abc_confidence
+from nsde.core.models import build_model
+from nsde._infra.runtime import configure
 
 
 def _timed(fn, device: torch.device) -> float:
@@ -75,7 +75,7 @@ def main() -> None:
     ap.add_argument("--ibs", type=int, default=64, help="Captum internal_batch_size")
     ap.add_argument("--fraction", type=float, default=0.25, help="ABC: fraction of features mutated")
     args = ap.parse_args()
-    print(f"torch threads: {set_threads()}")
+    print(f"torch threads: {configure()['threads']}")
     kw = dict(steps=args.steps, samples=args.samples, size=args.size, arch=args.arch, ibs=args.ibs,
               fraction=args.fraction)
     bench(torch.device("cpu"), n=args.n, naive_n=args.naive_n, **kw)

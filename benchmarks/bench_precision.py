@@ -1,6 +1,6 @@
 """bf16 autocast with channels-last against float32: training and attack throughput on this CPU.
 
-The run-time policy (``nsde.runtime.precision``) trains and evaluates in bf16 where the
+The run-time policy (``nsde._infra.runtime.precision``) trains and evaluates in bf16 where the
 hardware computes it natively. This benchmark measures what that buys on the CPU profiles'
 model (ResNet-10-T) and on the smallest ConvNeXt, for a training step (forward + backward +
 AdamW, batch 32) and for the input gradient an attack step needs (batch 100). Both
@@ -20,9 +20,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nsde.models import build_model
-from nsde.runtime import configure, precision
-from nsde.stats import bootstrap_interval
+from nsde.core.models import build_model
+from nsde._infra.runtime import configure, precision
+from nsde.stats.intervals import bootstrap_interval
 
 
 def _train_step(model, x, y):

@@ -1,4 +1,4 @@
-"""Attribution-shaped noise (nsde.shaping): its extra training-step cost over Brownian noise,
+"""Attribution-shaped noise (nsde.studies.attribution_noise): its extra training-step cost over Brownian noise,
 and the cost of one reshaping round (attributions over the training split).
 
 Step cost: the Brownian NSDE and the attribution-shaped one (the same network, each step with
@@ -19,11 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nsde.attribution import attribute
-from nsde.models import build_model
-from nsde.runtime import configure, precision
-from nsde.shaping import attribution_envelope
-from nsde.stats import bootstrap_interval
+from nsde.measures.attribution import attribute
+from nsde.core.models import build_model
+from nsde._infra.runtime import configure, precision
+from nsde.studies.attribution_noise import attribution_envelope
+from nsde.stats.intervals import bootstrap_interval
 
 
 def main() -> None:

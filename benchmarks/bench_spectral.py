@@ -1,4 +1,4 @@
-"""Benchmark: one model's I-ASIDE decomposition (nsde.spectral).
+"""Benchmark: one model's I-ASIDE decomposition (nsde.measures.iaside).
 
 Times the exact Shapley decomposition of one convnext_atto (untrained weights, noise off)
 over 2^M band coalitions x K images at 64x64 (target on a 2-core CPU: K = 500 in <= 5
@@ -19,9 +19,9 @@ import time
 
 import torch
 
-from nsde.models import build_model
-from nsde.runtime import seed_everything
-from nsde.spectral import all_coalitions, coalition_values, spectral_importance
+from nsde.core.models import build_model
+from nsde._infra.runtime import seed_everything
+from nsde.measures.iaside import all_coalitions, coalition_values, spectral_importance
 
 
 def timed(fn):

@@ -1,4 +1,4 @@
-"""Training step cost of the Neural SDE versus its baseline (nsde.models, nsde.training).
+"""Training step cost of the Neural SDE versus its baseline (nsde.core.models, nsde.core.training).
 
 Prints training samples/s (forward + backward + AdamW step) of the baseline ConvNeXt and of
 its NSDE variants (Brownian sheet, white, pink noise), and the NSDE/baseline step-cost ratio.
@@ -20,9 +20,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nsde.models import build_model
-from nsde.runtime import configure, precision
-from nsde.stats import bootstrap_interval
+from nsde.core.models import build_model
+from nsde._infra.runtime import configure, precision
+from nsde.stats.intervals import bootstrap_interval
 
 
 def _step_fn(model, x, y, device):

@@ -16,8 +16,8 @@
 # sentences below the table give the numbers and their 95% intervals, which resample the
 # test images and, wherever a model was trained from several seeds, the seeds too.
 #
-# Nothing on this page is typed in: the paper's numbers come from `nsde.paper`, and every
-# verdict was computed by a tested function of `nsde.verdicts` in the chapter that links to
+# Nothing on this page is typed in: the paper's numbers come from `nsde.report.paper`, and every
+# verdict was computed by a tested function of `nsde.report.verdicts` in the chapter that links to
 # it, during this build (this page runs after all of them). "not run" means no chapter of
 # this build recorded that finding.
 #
@@ -32,8 +32,8 @@ profile = "quick"
 # %% tags=["remove-input"]
 from IPython.display import Markdown
 
-from nsde import findings
-from nsde.profiles import get_profile
+from nsde.report import findings
+from nsde.studies.profiles import get_profile
 
 P = get_profile(profile)
 table = findings.findings_table(profile)

@@ -40,8 +40,8 @@ import torch
 
 from nsde.data import (CLASS_NAMES, LOCATION_NAMES, WAVEFORMS, DataConfig, class_members, harmonic_amplitudes,
                        load_dataset, measure_snr, plot_class_waveforms, plot_gallery, plot_sensors)
-from nsde.profiles import get_profile
-from nsde.runtime import configure
+from nsde.studies.profiles import get_profile
+from nsde._infra.runtime import configure
 
 P = get_profile(profile)
 configure(P.seed)

@@ -29,7 +29,7 @@
 # width. We also train the NSDE with white noise and with power-law (pink, `1/f`) noise, an
 # open question the paper raises. Every shaper is normalised to unit mean power, so `sigma`
 # means the same noise power for every shape; `rms(x_k)` makes `sigma` a noise-to-signal
-# amplitude ratio at every block (details in `nsde.models`).
+# amplitude ratio at every block (details in `nsde.core.models`).
 #
 # The paper does not say whether the noise stays on at test time. Liu et al. keep it on and
 # average the softmax over many passes; we report both: the NSDE with the noise **off** (the
@@ -46,15 +46,21 @@ import pandas as pd
 import torch
 from IPython.display import Markdown
 
-from nsde import findings, paper, verdicts
-from nsde.compare import compare_scores
+from nsde.report import findings
+from nsde.report import paper
+from nsde.report import verdicts
+from nsde.stats.compare import compare_scores
 from nsde.data import load_dataset
-from nsde.evaluation import accuracy_table, confusion_matrix, plot_confusion, plot_history, predict
-from nsde.models import build_model, capture_noise, residual_blocks
-from nsde.noise import SHAPES, make_shaper, plot_noise_surfaces
-from nsde.profiles import get_profile
-from nsde.runtime import configure
-from nsde.training import ModelSpec, recipe, select_lr, train_zoo
+from nsde.measures.evaluation import accuracy_table, confusion_matrix
+from nsde.report.figures import plot_confusion, plot_history
+from nsde.core.predict import predict
+from nsde.core.models import build_model, capture_noise, residual_blocks
+from nsde.core.noise import SHAPES, make_shaper
+from nsde.report.figures import plot_noise_surfaces
+from nsde.studies.profiles import get_profile
+from nsde._infra.runtime import configure
+from nsde.core.training import ModelSpec
+from nsde.studies.zoo import recipe, select_lr, train_zoo
 import timm  # noqa: F401  (imported here so its one-time import warnings land in this cell)
 
 P = get_profile(profile)
@@ -68,7 +74,7 @@ print(f"{data.name}: {data.num_classes} classes, {P.image_size}x{P.image_size} i
       f"train/val/test = {len(data.train)}/{len(data.val)}/{len(data.test)}")  # NBVAL_CHECK_OUTPUT
 
 # %% [markdown]
-# **Numerics.** `nsde.runtime` decides once how models compute on this machine: a fixed
+# **Numerics.** `nsde._infra.runtime` decides once how models compute on this machine: a fixed
 # number of CPU threads (2 unless `NSDE_THREADS` says otherwise), and bfloat16 autocast with a
 # channels-last layout where the hardware computes bfloat16 natively (a CPU with AVX-512 BF16
 # or AMX, or a GPU), float32 elsewhere (`NSDE_PRECISION` overrides). On this machine:
@@ -171,7 +177,7 @@ if P.compare_arch != P.arch and P.compare_more_data > 1 and data.name == "harmon
 # only load): the baseline and the NSDE with Brownian-sheet noise, each from `n_seeds`
 # random initialisations, and one NSDE per other noise shape. The training loop is the same
 # for all of them (AdamW, linear warm-up and cosine schedule, best weights on the validation
-# split, a checkpoint per epoch; `nsde.training`), so the noise is the only difference. The
+# split, a checkpoint per epoch; `nsde.core.training`), so the noise is the only difference. The
 # validation accuracy that selects the best epoch is measured with the noise off.
 #
 # **Choice of sigma.** Liu et al. swept `sigma` from 0 to 0.5. With our normalisation,
@@ -299,7 +305,7 @@ plt.show()
 gen = torch.Generator().manual_seed(P.seed)
 z = torch.randn(1, 64, 64, generator=gen)
 grid = {name: make_shaper(name)(z)[0] for name in SHAPES}
-fig = plot_noise_surfaces(grid, title="The shapers of nsde.noise on a 64x64 grid (same white input)")
+fig = plot_noise_surfaces(grid, title="The shapers of nsde.core.noise on a 64x64 grid (same white input)")
 plt.show()
 print("mean power per shape on this draw:",
       {name: round(float(f.pow(2).mean()), 1) for name, f in grid.items()})

@@ -29,8 +29,8 @@
 #   network**, which separates "training with noise helps" from "noise at test time helps".
 #
 # All attacks are AutoAttack's own implementations (`pyautoattack`), wrapped by
-# `nsde.attacks`; every sentence of a verdict is written by a tested function of
-# `nsde.verdicts` from the numbers above it.
+# `nsde.measures.attacks`; every sentence of a verdict is written by a tested function of
+# `nsde.report.verdicts` from the numbers above it.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -42,16 +42,20 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown
 
-from nsde import attacks as at
-from nsde import findings, paper, verdicts
-from nsde import robustness as rb
-from nsde.compare import compare_tables, format_tables, interval_at
+from nsde.measures import attacks as at
+from nsde.report import findings
+from nsde.report import paper
+from nsde.report import verdicts
+from nsde.measures import robustness as rb
+from nsde.report import figures
+from nsde.studies import protocols
+from nsde.stats.compare import compare_tables, format_tables, interval_at
 from nsde.data import load_dataset
-from nsde.evaluation import correctness_matrix, eval_subset
-from nsde.noise import SHAPES
-from nsde.profiles import get_profile
-from nsde.runtime import configure
-from nsde.training import train_zoo
+from nsde.measures.evaluation import correctness_matrix, eval_subset
+from nsde.core.noise import SHAPES
+from nsde.studies.profiles import get_profile
+from nsde._infra.runtime import configure
+from nsde.studies.zoo import train_zoo
 
 P = get_profile(profile)
 configure(P.seed)
@@ -94,12 +98,12 @@ forms = {"baseline": (base_runs, "off", 1), "NSDE, noise off": (nsde_runs, "off"
          "NSDE ensemble": (nsde_runs, "on", P.eval_samples)}
 clean = {label: correctness_matrix(runs, x_pool, y_pool, noise=noise, samples=k, draws=P.score_draws, seed=P.seed)
          for label, (runs, noise, k) in forms.items()}
-keep = at.clean_correct_subset(clean, P.attack_n_images)
+keep = protocols.clean_correct_subset(clean, P.attack_n_images)
 x_att, y_att = x_pool[keep], y_pool[keep]
 x_raw, y_raw = x_pool[:len(x_att)], y_pool[:len(x_att)]  # as many random images, for the paper's comparison
 n_check = len(x_att) if P.check_n_images is None else min(P.check_n_images, len(x_att))
 print(f"noise sweeps: {len(x_noise)} test images; attack pool: {len(x_pool)} images, of which "
-      f"{len(at.clean_correct_subset(clean, None))} are classified correctly by every classifier and seed in "
+      f"{len(protocols.clean_correct_subset(clean, None))} are classified correctly by every classifier and seed in "
       f"every scoring")
 print(f"attacked (all correct): {len(x_att)} images; raw subset for the paper's comparison: {len(x_raw)}; "
       f"masking checks: {n_check}")
@@ -126,7 +130,7 @@ table2
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4.5))
-rb.plot_noise_curves(white, ax=ax, title=f"White Gaussian noise ({len(x_noise)} images, {P.n_seeds} seeds, 95% bands)")
+figures.plot_noise_curves(white, ax=ax, title=f"White Gaussian noise ({len(x_noise)} images, {P.n_seeds} seeds, 95% bands)")
 ax.plot(paper.TABLE2["intensity"], paper.TABLE2["ConvNeXt-Base"], "k--", lw=1, label="paper ConvNeXt-Base")
 ax.plot(paper.TABLE2["intensity"], paper.TABLE2["Neural SDE"], "k:", lw=1, label="paper Neural SDE")
 ax.legend(fontsize=8)
@@ -186,7 +190,7 @@ pd.concat({shape: format_tables(t, "intensity") for shape, t in shaped.items()},
 # %%
 fig, axes = plt.subplots(1, len(shaped), figsize=(4.5 * len(shaped), 4), sharey=True)
 for ax, (shape, tables) in zip(axes, shaped.items()):
-    rb.plot_noise_curves(tables, ax=ax, title=f"{shape} noise")
+    figures.plot_noise_curves(tables, ax=ax, title=f"{shape} noise")
 fig.suptitle("Accuracy under shaped input noise (95% bands)")
 fig.tight_layout()
 plt.show()
@@ -259,7 +263,7 @@ print(verdicts.broken_at(attacked, max(P.attack_eps), at_most=0.1))
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4.5))
-at.plot_attack_curves(attacked, ax=ax, title=f"APGD-CE, L2 ({P.image_size}x{P.image_size}, {len(x_att)} images, "
+figures.plot_attack_curves(attacked, ax=ax, title=f"APGD-CE, L2 ({P.image_size}x{P.image_size}, {len(x_att)} images, "
                                              f"95% bands)")
 plt.show()
 
@@ -319,10 +323,10 @@ fp32 = at.attack_table(at.run_attack(nsde_runs[0], x_chk, y_chk, eps_chk, n_iter
                                      precision="fp32", **kw))
 full_curve = at.attack_table(attacked["NSDE ensemble, non-adaptive"].attrs["results"][0], x_att.shape)
 checks = pd.concat({
-    f"EOT-{P.eot_iters} (first seed)": at.masking_checks(ref, iterations=more_iters, eot=more_draws,
+    f"EOT-{P.eot_iters} (first seed)": protocols.masking_checks(ref, iterations=more_iters, eot=more_draws,
                                                         transfer=transfer, square=square, fp32=fp32,
                                                         large_eps=False),
-    "non-adaptive, all budgets (first seed)": at.masking_checks(full_curve),
+    "non-adaptive, all budgets (first seed)": protocols.masking_checks(full_curve),
 }, names=["attack"])
 checks[["value", "low", "high"]] = checks[["value", "low", "high"]].round(3)
 checks

@@ -44,17 +44,21 @@ import pandas as pd
 import torch
 from IPython.display import Markdown
 
-from nsde import attribution as at
-from nsde import confidence as cf
-from nsde import findings, paper, verdicts
-from nsde.compare import compare_scores
+from nsde.measures import attribution as at
+from nsde.measures import abc as cf
+from nsde.measures import reliability as rl
+from nsde.report import figures
+from nsde.report import findings
+from nsde.report import paper
+from nsde.report import verdicts
+from nsde.stats.compare import compare_scores
 from nsde.data import load_dataset
-from nsde.evaluation import eval_subset
-from nsde.profiles import get_profile
-from nsde.robustness import noisy_inputs
-from nsde.runtime import configure
-from nsde.stats import Interval, format_interval
-from nsde.training import train_zoo
+from nsde.measures.evaluation import eval_subset
+from nsde.studies.profiles import get_profile
+from nsde.measures.robustness import noisy_inputs
+from nsde._infra.runtime import configure
+from nsde.stats.intervals import Interval, format_interval
+from nsde.studies.zoo import train_zoo
 
 P = get_profile(profile)
 configure(P.seed)
@@ -126,7 +130,7 @@ for name, runs in models.items():
     for meth, a in at.cached_attributions(runs[0], x_fig, pred, n_steps=P.ig_steps, nt_samples=P.nt_samples,
                                           seed=P.seed, **PATH).items():
         maps[f"{name.split(' ')[0]}\n{names[meth]}"] = a
-at.plot_attributions(x_fig, maps, row_labels=[data.class_names[c] for c in y_fig.tolist()],
+figures.plot_attributions(x_fig, maps, row_labels=[data.class_names[c] for c in y_fig.tolist()],
                      title="Fig. 4: input and attributions of the predicted class (first seed, shared colour scale)")
 plt.show()
 
@@ -151,7 +155,7 @@ summary = at.stability_summary({f"{name}, seed {i + 1}": t for name, tables in s
 summary[["log_change", "topk", "spearman", "images"]]
 
 # %%
-at.plot_stability({name: pd.concat(tables) for name, tables in stab.items()})
+figures.plot_stability({name: pd.concat(tables) for name, tables in stab.items()})
 plt.show()
 
 # %% [markdown]
@@ -264,9 +268,9 @@ for name in models:
     for cond in conditions:
         correct = pooled(name, cond, "correct")
         for signal in ("abc", "msp"):
-            rel_rows.append(cf.reliability_row(pooled(name, cond, signal), correct, seed=P.seed, model=name,
+            rel_rows.append(rl.reliability_row(pooled(name, cond, signal), correct, seed=P.seed, model=name,
                                                condition=cond, signal=signal.upper()))
-        diffs[(name, cond)] = cf.auroc_difference(pooled(name, cond, "abc"), pooled(name, cond, "msp"), correct,
+        diffs[(name, cond)] = rl.auroc_difference(pooled(name, cond, "abc"), pooled(name, cond, "msp"), correct,
                                                   seed=P.seed)
 reliability = pd.DataFrame(rel_rows)
 reliability["AUROC [95% CI]"] = [f"{a:.3f} [{lo:.3f}, {hi:.3f}]" if a == a else "n/a (one class)"
@@ -276,10 +280,10 @@ reliability.set_index(["model", "condition", "signal"])[["n", "accuracy", "n_inc
 # %%
 fig, axes = plt.subplots(1, len(conditions), figsize=(11, 3.8), sharey=True)
 for ax, cond in zip(axes, conditions):
-    curves = {f"{name.split(' ')[0]} {sig.upper()}": cf.risk_coverage(pooled(name, cond, sig),
+    curves = {f"{name.split(' ')[0]} {sig.upper()}": rl.risk_coverage(pooled(name, cond, sig),
                                                                        pooled(name, cond, "correct"))
               for name in models for sig in ("abc", "msp")}
-    cf.plot_risk_coverage(curves, ax=ax, title=f"Risk-coverage, {cond}")
+    figures.plot_risk_coverage(curves, ax=ax, title=f"Risk-coverage, {cond}")
 fig.tight_layout()
 plt.show()
 

@@ -35,7 +35,7 @@
 # power sits in the low bands, so a model that relies on high bands reads the bands where
 # the noise-to-signal ratio is worst. We test the claim on every model the book trains.
 #
-# Implementation choices (all in `nsde.spectral`, following the authors' reference code
+# Implementation choices (all in `nsde.measures.iaside`, following the authors' reference code
 # except where stated): one fixed set of `K` test images and one fixed partner
 # permutation shared by every coalition (the reference draws new images per coalition),
 # min-max scaling of the filtered images over that set, as the reference does over its
@@ -57,14 +57,18 @@ import pandas as pd
 import torch
 from IPython.display import Markdown
 
-from nsde import findings, verdicts
-from nsde import robustness as rb
-from nsde import spectral as sp
+from nsde.report import findings
+from nsde.report import verdicts
+from nsde.measures import robustness as rb
+from nsde.measures import iaside as sp
+from nsde.measures.bands import band_power, noise_band_power
+from nsde.report import figures
+from nsde.stats.inference import rank_correlation
 from nsde.data import load_dataset
-from nsde.evaluation import eval_subset
-from nsde.profiles import get_profile
-from nsde.runtime import configure
-from nsde.training import train_zoo
+from nsde.measures.evaluation import eval_subset
+from nsde.studies.profiles import get_profile
+from nsde._infra.runtime import configure
+from nsde.studies.zoo import train_zoo
 
 P = get_profile(profile)
 configure(P.seed)
@@ -105,7 +109,7 @@ shown = {"all bands": 2**iaside_bands - 1, "low half only": low,
 filtered = sp.coalition_filter(x_k[:2], coalitions[list(shown.values())], iaside_bands, replace="random",
                                partner=torch.tensor([1, 0]), normalise="image")
 fig, axes = plt.subplots(1, len(shown) + 1, figsize=(13, 2.8))
-sp.plot_bands(image_size, iaside_bands, ax=axes[0])
+figures.plot_bands(image_size, iaside_bands, ax=axes[0])
 axes[0].set_title("band map")
 for ax, (label, img) in zip(axes[1:], zip(shown, filtered[:, 0, 0])):
     ax.imshow(img.numpy(), origin="lower", cmap="magma", vmin=0, vmax=1)
@@ -165,14 +169,14 @@ sids = {}
 for (name, i), res in results.items():
     sids.setdefault(name, []).append(res.sid)
 fig, ax = plt.subplots(figsize=(9, 4))
-sp.plot_importance(sids, ax=ax, title=f"Spectral importance distribution (K = {k_used} test images, noise off; "
+figures.plot_importance(sids, ax=ax, title=f"Spectral importance distribution (K = {k_used} test images, noise off; "
                                       "bars: mean over seeds, whiskers: range)")
 plt.show()
 
 # %% [markdown]
 # ## Does a higher SRS go with better robustness?
 #
-# Robustness is measured as in the robustness chapter (same `nsde.robustness.noise_accuracy`
+# Robustness is measured as in the robustness chapter (same `nsde.measures.robustness.noise_accuracy`
 # call, so its cached results are reused): accuracy under additive **white Gaussian** noise
 # at the paper's eight intensities, on the same `robust_n_images` test images, noise off,
 # and summarised by the **mean accuracy over the intensities**. For the models the
@@ -191,10 +195,10 @@ curves = {(name, i): rb.noise_accuracy(trained, x_noise, y_noise, intensities, n
           for name, i, trained in models}
 table["mean robust accuracy"] = [curves[(n, i)]["accuracy"].mean() for n, i, _ in models]
 table[f"accuracy at {intensities[0]}"] = [curves[(n, i)]["accuracy"].iloc[0] for n, i, _ in models]
-rho, p_value, n_models = sp.rank_correlation(table["SRS"], table["mean robust accuracy"])
+rho, p_value, n_models = rank_correlation(table["SRS"], table["mean robust accuracy"])
 per_intensity = pd.DataFrame(
     [{"intensity": s, "Spearman rho (SRS vs accuracy)":
-      sp.rank_correlation(table["SRS"], [curves[(n, i)]["accuracy"].iloc[j] for n, i, _ in models])[0]}
+      rank_correlation(table["SRS"], [curves[(n, i)]["accuracy"].iloc[j] for n, i, _ in models])[0]}
      for j, s in enumerate(intensities)])
 table[["model", "seed", "SRS", "mean robust accuracy", f"accuracy at {intensities[0]}"]].round(3)
 
@@ -204,7 +208,7 @@ per_intensity.round(2)
 # %%
 labels = [f"{n} s{seed + i}" for n, i, _ in models]
 fig, ax = plt.subplots(figsize=(6, 4.5))
-sp.plot_srs_vs_accuracy(table["SRS"], table["mean robust accuracy"], labels, ax=ax,
+figures.plot_srs_vs_accuracy(table["SRS"], table["mean robust accuracy"], labels, ax=ax,
                         ylabel="mean accuracy under white noise (paper's intensities)",
                         title=f"SRS vs robustness, {n_models} models (Spearman rho = {rho:.2f})")
 plt.show()
@@ -219,7 +223,7 @@ Markdown(srs_text)
 #
 # The same bands can describe noise. Below is the fraction of spectral power in each band
 # for the shapes the Neural SDEs were trained with and for the white noise of the test-time
-# sweep (`nsde.noise.make_shaper` fields, seeded), next to the clean test spectrograms (with
+# sweep (`nsde.core.noise.make_shaper` fields, seeded), next to the clean test spectrograms (with
 # each image's mean removed, since the DC bin would otherwise dominate). Two caveats: the
 # training noise is injected into the residual blocks, on feature maps 4 to 32 times
 # smaller than the input; the bands are relative frequencies (a fraction of the Nyquist
@@ -228,17 +232,17 @@ Markdown(srs_text)
 
 # %%
 training_shapes = [P.noise_shape, *[s for s in P.variant_shapes if s != P.noise_shape]]
-power = {f"training noise: {s}": sp.noise_band_power(s, image_size, iaside_bands, seed=seed)
+power = {f"training noise: {s}": noise_band_power(s, image_size, iaside_bands, seed=seed)
          for s in training_shapes}
-power["test noise: white"] = sp.noise_band_power("white", image_size, iaside_bands, seed=seed)
-power["clean test spectrograms (mean removed)"] = sp.band_power(x_noise, iaside_bands, subtract_mean=True)
+power["test noise: white"] = noise_band_power("white", image_size, iaside_bands, seed=seed)
+power["clean test spectrograms (mean removed)"] = band_power(x_noise, iaside_bands, subtract_mean=True)
 power_table = pd.DataFrame(power, index=pd.Index(range(iaside_bands), name="band")).T
 print((100 * power_table).round(1).to_string())
 # NBVAL_CHECK_OUTPUT
 
 # %%
 fig, ax = plt.subplots(figsize=(9, 4))
-sp.plot_band_power(power, ax=ax, title="Fraction of spectral power per I-ASIDE band (log scale)")
+figures.plot_band_power(power, ax=ax, title="Fraction of spectral power per I-ASIDE band (log scale)")
 plt.show()
 
 # %%
@@ -265,7 +269,7 @@ print(f"Relative to white test noise, the spectrograms' power share is largest i
 #   magnitude and min-max scaling). Note one consequence, tested in `tests/test_spectral.py`:
 #   because the empty coalition is all zeros rather than "every band from the partner", a
 #   band that carries the same content in every image still gets a Shapley value of
-#   `(v(partner images) - v(zeros)) / M`; `nsde.spectral` offers `empty="replace"` for the
+#   `(v(partner images) - v(zeros)) / M`; `nsde.measures.iaside` offers `empty="replace"` for the
 #   fully consistent game.
 
 # %%

@@ -39,11 +39,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown
 
-from nsde import findings, verdicts
+from nsde.report import findings
+from nsde.report import verdicts
 from nsde.data import load_dataset
-from nsde.data_size import data_size_table, plot_data_size, train_fraction_zoo
-from nsde.profiles import get_profile
-from nsde.runtime import configure
+from nsde.studies.data_size import data_size_table, train_fraction_zoo
+from nsde.report.figures import plot_data_size
+from nsde.studies.profiles import get_profile
+from nsde._infra.runtime import configure
 import timm  # noqa: F401  (imported here so its one-time import warnings land in this cell)
 
 P = get_profile(profile)

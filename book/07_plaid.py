@@ -46,18 +46,23 @@ import pandas as pd
 import torch
 from IPython.display import Markdown
 
-from nsde import attacks as at
-from nsde import confidence as cf
-from nsde import findings, paper, verdicts
-from nsde import robustness as rb
-from nsde.compare import compare_scores, compare_tables, format_tables
+from nsde.measures import attacks as at
+from nsde.measures import abc as cf
+from nsde.report import findings
+from nsde.report import paper
+from nsde.report import verdicts
+from nsde.measures import robustness as rb
+from nsde.measures import reliability as rl
+from nsde.report import figures
+from nsde.studies import protocols
+from nsde.stats.compare import compare_scores, compare_tables, format_tables
 from nsde.data import PLAID_RATE, load_dataset, plot_gallery
-from nsde.data.datasets import PLAID_STFT
-from nsde.evaluation import accuracy_table, correctness_matrix, eval_subset
-from nsde.noise import SHAPES
-from nsde.profiles import get_profile
-from nsde.runtime import configure
-from nsde.training import train_zoo
+from nsde.data.load import PLAID_STFT
+from nsde.measures.evaluation import accuracy_table, correctness_matrix, eval_subset
+from nsde.core.noise import SHAPES
+from nsde.studies.profiles import get_profile
+from nsde._infra.runtime import configure
+from nsde.studies.zoo import train_zoo
 
 P = get_profile(profile)
 configure(P.seed)
@@ -132,7 +137,7 @@ pd.concat({shape: format_tables(t, "intensity") for shape, t in sweeps.items()},
 # %%
 fig, axes = plt.subplots(1, len(sweeps), figsize=(4.2 * len(sweeps), 3.8), sharey=True)
 for ax, (shape, tables) in zip(axes, sweeps.items()):
-    rb.plot_noise_curves(tables, ax=ax, title=f"PLAID, {shape} noise")
+    figures.plot_noise_curves(tables, ax=ax, title=f"PLAID, {shape} noise")
 fig.tight_layout()
 plt.show()
 
@@ -158,7 +163,7 @@ Markdown(f"- {claim2}\n" + "\n".join(f"- **{shape} noise.** " + verdicts.compari
 x_pool, y_pool = eval_subset(plaid.test.x, plaid.test.y, P.attack_pool, seed=Q.seed)
 clean = {label: correctness_matrix(r, x_pool, y_pool, noise=noise, samples=k, draws=P.score_draws, seed=Q.seed)
          for label, (r, noise, k) in forms.items()}
-keep = at.clean_correct_subset(clean, P.attack_n_images)
+keep = protocols.clean_correct_subset(clean, P.attack_n_images)
 x_att, y_att = x_pool[keep], y_pool[keep]
 common = dict(n_iter=P.apgd_iters, seed=Q.seed, draws=P.score_draws)
 attacked = {"baseline": at.attack_seeds(runs["baseline"], x_att, y_att, P.attack_eps, noise="off", **common),
@@ -202,7 +207,7 @@ on_correct = cf.abc_on_correct([r["abc"].numpy() for r in res["nsde"]], [r["corr
                                [r["correct"].numpy() for r in res["baseline"]], seed=Q.seed)
 abc_text = verdicts.abc_sentence(*on_correct, paper=(paper.TABLE4["Neural SDE"]["correct"],
                                                      paper.TABLE4["ConvNeXt-Base"]["correct"]))
-diffs = [cf.auroc_difference(p["abc"], p["msp"], p["correct"], seed=Q.seed) for p in pooled.values()]
+diffs = [rl.auroc_difference(p["abc"], p["msp"], p["correct"], seed=Q.seed) for p in pooled.values()]
 overall = verdicts.reliability_overall(diffs)
 findings.record(profile, "table4", plaid.name,
                 "ABC on correct: " + verdicts.short_difference(on_correct[2], scale=1, unit=""), abc_text,

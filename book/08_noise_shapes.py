@@ -19,14 +19,14 @@
 # book beside the baseline:
 #
 # * **shapes**: white, the Brownian sheet (the paper's), pink and brown power-law noise, and
-#   **attribution-shaped** noise (our design of [8], `nsde.shaping`);
-# * **levels** `sigma` (the noise-to-activation ratio of `nsde.models`);
+#   **attribution-shaped** noise (our design of [8], `nsde.studies.attribution_noise`);
+# * **levels** `sigma` (the noise-to-activation ratio of `nsde.core.models`);
 # * **measures**: clean accuracy; accuracy under white input noise (the area under the
 #   accuracy-intensity curve); APGD-CE, non-adaptive and adaptive (EOT); attribution
 #   stability (top-10% overlap, Spearman, log change); ABC's AUROC; the SRS of I-ASIDE.
 #
 # **Our design of [8]** (no code of it is public; every choice is a parameter of
-# `nsde.shaping.shaped_rounds`): the attribution is the saliency map (absolute input
+# `nsde.studies.attribution_noise.shaped_rounds`): the attribution is the saliency map (absolute input
 # gradient) of the true class, unless the profile says IG (`shaping_attribution`); the
 # envelope puts the noise power of each pixel in proportion to its attribution's magnitude,
 # with a quarter of the power kept uniform everywhere (`mix = 0.25`); in the network it is
@@ -53,23 +53,27 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown
 
-from nsde import findings, verdicts
-from nsde import shape_study as ss
-from nsde.compare import compare_scores
+from nsde.report import findings
+from nsde.report import verdicts
+from nsde.studies import noise_shapes as ss
+from nsde.core.noise import parse_grid
+from nsde.report import figures
+from nsde.stats.compare import compare_scores
 from nsde.data import load_dataset
-from nsde.evaluation import eval_subset
-from nsde.profiles import get_profile
-from nsde.runtime import configure
-from nsde.attribution import attribute
-from nsde.shaping import map_agreement
-from nsde.training import ModelSpec, TrainConfig, recipe, train_or_load, train_zoo
+from nsde.measures.evaluation import eval_subset
+from nsde.studies.profiles import get_profile
+from nsde._infra.runtime import configure
+from nsde.measures.attribution import attribute
+from nsde.studies.attribution_noise import map_agreement
+from nsde.core.training import ModelSpec, TrainConfig, train_or_load
+from nsde.studies.zoo import recipe, train_zoo
 
 P = get_profile(profile)
 configure(P.seed)
 t_start = time.perf_counter()
 data = load_dataset(P.dataset, image_size=P.image_size, seed=P.seed, n_per_class=P.n_per_class)
 baseline = train_zoo(data, P)["baseline"][0]
-grid = ss.parse_grid(P.shape_grid)
+grid = parse_grid(P.shape_grid)
 P.describe(["shape_grid", "shaping_rounds", "shaping_attribution", "shape_n_images", "eot_iters"])
 
 # %% [markdown]
@@ -120,7 +124,7 @@ ss.grid_table(diffs)
 # whose paired interval excludes zero; grey cells are not in this profile's grid.
 
 # %%
-fig = ss.plot_grid(diffs, title=f"Noise shape x sigma, difference from the baseline ({P.shape_n_images} images; "
+fig = figures.plot_grid(diffs, higher_is_better=ss.HIGHER_IS_BETTER, title=f"Noise shape x sigma, difference from the baseline ({P.shape_n_images} images; "
                                 "blue: better; dot: paired 95% interval excludes 0)")
 plt.show()
 

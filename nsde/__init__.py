@@ -2,74 +2,71 @@
 
 The reproducible companion of Brogan et al., "Improving Robustness of Spectrogram
 Classifiers with Neural Stochastic Differential Equations" (IEEE MLSP 2024,
-arXiv 2409.01532). Submodules, one per concern:
+arXiv 2409.01532). The package is layered; a module imports only from the layers below
+it (``tests/test_layers.py`` checks every import):
 
-- :mod:`nsde.data`: data sets (``load_dataset``: simulator, PLAID, your recordings), spectrograms, splits
-- :mod:`nsde.noise`: spatial noise shapers (white, Brownian sheet, power law) and envelopes
-- :mod:`nsde.models`: ConvNeXt / ResNet baselines and their Neural-SDE variants
-- :mod:`nsde.training`: one training loop (one process or torchrun), cached trained models
-- :mod:`nsde.evaluation`: predictions, expected per-image correctness, Table 1
-- :mod:`nsde.robustness`: random-noise sweeps (Table 2)
-- :mod:`nsde.attacks`: APGD-CE / EOT, AutoAttack-rand, Square, gradient-masking checks (Table 3)
-- :mod:`nsde.compare`, :mod:`nsde.verdicts`: paired comparisons and the sentences they support
-- :mod:`nsde.attribution`: Integrated Gradients, NoiseTunnel, saliency, stability
-- :mod:`nsde.confidence`: attribution-based confidence (ABC) and its reliability
-- :mod:`nsde.spectral`: I-ASIDE spectral importance decomposition
-- :mod:`nsde.shaping`: attribution-shaped noise (Jha et al., AAAI 2022)
-- :mod:`nsde.data_size`: the less-training-data study
-- :mod:`nsde.stats`, :mod:`nsde.cache`, :mod:`nsde.runtime`, :mod:`nsde.profiles`, :mod:`nsde.distributed`
+=====================  ===============================================================
+``nsde.runbook``       execute the chapters and build the book
+``nsde.studies``       the book's experiments; the only layer that reads a profile
+``nsde.report``        the paper's numbers, claims, verdicts, calibration, figures
+``nsde.measures``      accuracy, noise, attacks, attributions, ABC, I-ASIDE
+``nsde.core``          noise shapers, models, predictions, the training loop
+``nsde.data``          simulator, spectrograms, loaders, leak-free splits
+``nsde.stats``         intervals, paired comparisons, seed-level tests, power
+``nsde._infra``        run-time policy, cache, input checks, distributed helpers
+=====================  ===============================================================
 
-The most used names are re-exported here and imported on first use, so ``import nsde``
-stays fast.
+The names below are the public API, imported on first use so that ``import nsde`` stays
+fast; everything else is reached through its subpackage.
 """
 from __future__ import annotations
 
 from importlib import import_module
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
+#: Public name -> the module that defines it.
 _EXPORTS = {
     # data
-    "load_dataset": "data",
-    "DataConfig": "data",
-    "load_splits": "data",
-    # noise and models
-    "make_shaper": "noise",
-    "build_model": "models",
-    "noise_mode": "models",
-    # training and evaluation
-    "TrainConfig": "training",
-    "ModelSpec": "training",
-    "train": "training",
-    "train_or_load": "training",
-    "train_zoo": "training",
-    "predict": "evaluation",
-    "correctness": "evaluation",
-    # experiments
-    "noise_accuracy": "robustness",
-    "run_attack": "attacks",
-    "attribute": "attribution",
-    # shared
-    "get_profile": "profiles",
-    "configure": "runtime",
-    "default_device": "runtime",
-    "seed_everything": "runtime",
-    "wilson_interval": "stats",
-    "bootstrap_interval": "stats",
+    "load_dataset": "nsde.data",
+    "DataConfig": "nsde.data",
+    "load_splits": "nsde.data",
+    # the method
+    "make_shaper": "nsde.core.noise",
+    "build_model": "nsde.core.models",
+    "noise_mode": "nsde.core.models",
+    "ModelSpec": "nsde.core.training",
+    "TrainConfig": "nsde.core.training",
+    "train": "nsde.core.training",
+    "train_or_load": "nsde.core.training",
+    "predict": "nsde.core.predict",
+    # measures
+    "correctness": "nsde.measures.evaluation",
+    "noise_accuracy": "nsde.measures.robustness",
+    "run_attack": "nsde.measures.attacks",
+    "attribute": "nsde.measures.attribution",
+    # studies
+    "get_profile": "nsde.studies.profiles",
+    "train_zoo": "nsde.studies.zoo",
+    # infrastructure
+    "configure": "nsde._infra.runtime",
+    "default_device": "nsde._infra.runtime",
+    "seed_everything": "nsde._infra.runtime",
+    # statistics
+    "wilson_interval": "nsde.stats.intervals",
+    "bootstrap_interval": "nsde.stats.intervals",
 }
 
-_SUBMODULES = {"data", "noise", "models", "training", "evaluation", "robustness", "attacks", "compare", "verdicts",
-               "attribution", "confidence", "spectral", "shaping", "data_size", "stats", "cache", "runtime", "profiles",
-               "runbook", "paper", "distributed", "findings"}
+_SUBPACKAGES = ("data", "core", "measures", "stats", "report", "studies", "runbook")
 
-__all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
+__all__ = sorted(_EXPORTS) + list(_SUBPACKAGES)
 
 
 def __getattr__(name: str):
-    if name in _SUBMODULES:
+    if name in _SUBPACKAGES:
         return import_module(f"{__name__}.{name}")
     if name in _EXPORTS:
-        value = getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        value = getattr(import_module(_EXPORTS[name]), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'nsde' has no attribute {name!r}")

@@ -10,7 +10,7 @@ Usage (the Makefile wraps these)::
 
 Chapters are jupytext percent-format ``.py`` files listed in ``_toc.yml``; Markdown pages
 are copied as they are. Every chapter takes one parameter, ``profile``; every profile is
-validated (:mod:`nsde.profiles`) before any chapter runs, so a misspelt, missing or
+validated (:mod:`nsde.studies.profiles`) before any chapter runs, so a misspelt, missing or
 ill-typed setting stops the run at once. Chapters run in TOC order, except those of
 :data:`RUN_LAST` (the findings page, which reads what the others recorded). A chapter that
 fails or whose kernel dies stops the run with its name; its partly executed notebook is
@@ -28,10 +28,19 @@ from pathlib import Path
 
 import yaml
 
-from .profiles import PROFILES_FILE, ProfileError, get_profile, load_profiles
+from nsde._infra.cache import cache_root
+from nsde.report.findings import clear
+from nsde.studies.profiles import (
+    USER_FILE_ENV,
+    ProfileError,
+    get_profile,
+    load_profiles,
+    user_profiles_file,
+)
 
-__all__ = ["REPO", "RUN_LAST", "toc_entries", "convert_chapters", "declared_parameters", "execute_book", "build_html",
-           "strip_volatile", "mark_for_rendering"]
+__all__ = ["REPO", "RUN_LAST", "toc_entries", "convert_chapters", "declared_parameters", "execute_book",
+           "build_html", "strip_volatile", "mark_for_rendering", "check_chapters", "check", "stage", "refresh_refs",
+           "main"]
 
 REPO = Path(__file__).resolve().parents[1]
 TOC = REPO / "_toc.yml"
@@ -111,12 +120,12 @@ def check_chapters(declared: dict[str, dict]) -> None:
     for chapter, params in declared.items():
         if set(params) != {"profile"}:
             raise ProfileError(f"{chapter}: its parameters cell must set only `profile` (settings belong in "
-                               f"book/profiles.yaml), but it sets {sorted(params)}")
+                               f"a profile), but it sets {sorted(params)}")
 
 
 def check(profile: str | None = None) -> dict[str, dict]:
     """Validate the profiles file and the chapters' parameters cells; return the latter."""
-    load_profiles(PROFILES_FILE)
+    load_profiles()
     if profile is not None:
         get_profile(profile)
     notebooks = convert_chapters(BUILD / "converted")
@@ -183,10 +192,11 @@ def execute_book(profile: str, dest: Path, chapters: list[str] | None = None) ->
     """
     import papermill
 
-    from .cache import cache_root
-
     get_profile(profile)
-    load_profiles(PROFILES_FILE)
+    load_profiles()
+    user = user_profiles_file()
+    if user is not None:  # the kernels run in the chapters' folder: tell them where the user's profiles are
+        os.environ[USER_FILE_ENV] = str(user)
     cache_root()  # a cache folder that is a file or not writable: one line, before any work
     if chapters is not None and not chapters:
         raise SystemExit("--chapters needs at least one name (omit it to run every chapter)")
@@ -197,7 +207,6 @@ def execute_book(profile: str, dest: Path, chapters: list[str] | None = None) ->
     if chapters and not selected:
         raise SystemExit(f"no chapter matches {chapters}; chapters: {', '.join(notebooks)}")
     if not chapters:  # a full run records every finding afresh
-        from .findings import clear
 
         clear(profile)
     done = {}

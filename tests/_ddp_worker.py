@@ -7,8 +7,8 @@ import torch
 sys.path.insert(0, sys.argv[3])  # the tests folder, for _tiny_data
 from test_distributed import make_data, make_model  # noqa: E402
 
-from nsde import distributed as dist  # noqa: E402
-from nsde.training import TrainConfig, train  # noqa: E402
+from nsde._infra import distributed as dist  # noqa: E402
+from nsde.core.training import TrainConfig, train  # noqa: E402
 
 out, ckpt = sys.argv[1], sys.argv[2]
 train_data, val_data = make_data()

@@ -18,7 +18,7 @@ class Linear(nn.Module):
 class NoisyNet(nn.Module):
     """A tiny conv net whose hidden features get additive Gaussian noise when the noise is on.
 
-    Follows the contract of nsde.models: ``set_noise(noise, seed=None, samples=1)``; noise
+    Follows the contract of nsde.core.models: ``set_noise(noise, seed=None, samples=1)``; noise
     draws come from a private generator, so reseeding the global RNG does not freeze them.
     """
 

@@ -1,4 +1,4 @@
-"""nsde.attacks: APGD-CE / EOT, AutoAttack-rand on every image, Square, expected accuracy, masking checks."""
+"""nsde.measures.attacks: APGD-CE / EOT, AutoAttack-rand on every image, Square, expected accuracy, masking checks."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,9 +6,10 @@ import torch
 import torch.nn.functional as F
 
 from _standins import Coin, Linear, NoisyNet, Quantised, images
-from nsde import attacks as at
-from nsde.evaluation import correctness
-from nsde.models import noise_mode
+from nsde.measures import attacks as at
+from nsde.studies import protocols
+from nsde.measures.evaluation import correctness
+from nsde.core.models import noise_mode
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +23,7 @@ def _correct_labels(model, x):
 
 
 def test_global_reseed_does_not_freeze_nsde_noise():
-    from nsde.models import build_model
+    from nsde.core.models import build_model
 
     model, x = build_model("convnext_atto", kind="nsde", image_size=32, sigma=0.5, num_classes=16), torch.rand(2, 1, 32, 32)
     with noise_mode(model, "on"), torch.no_grad():
@@ -111,7 +112,7 @@ def test_expected_accuracy_over_draws_equals_the_analytic_value():
     x, y = torch.rand(400, 1, 4, 4), torch.zeros(400, dtype=torch.long)
     c = correctness(coin, x, y, noise="on", samples=1, draws=50, seed=1)
     assert c.mean() == pytest.approx(p, abs=0.01)  # 20,000 draws: sd of the estimate ~0.003
-    from nsde.stats import accuracy_interval
+    from nsde.stats.intervals import accuracy_interval
 
     iv = accuracy_interval(c)
     assert iv.low < p < iv.high
@@ -167,11 +168,11 @@ def test_masking_checks_flag_a_masked_model_and_pass_an_honest_one():
     source = at.run_attack(inner, x, y, eps, n_iter=10, noise="off")  # the same net without the quantiser
     transfer = at.transfer_table(source, masked, y, noise="off")
     square = at.attack_table(at.run_attack(masked, x, y, eps, attack="square", n_queries=200, noise="off"))
-    flagged = at.masking_checks(white, transfer=transfer, square=square).set_index("check")["passed"]
+    flagged = protocols.masking_checks(white, transfer=transfer, square=square).set_index("check")["passed"]
     assert not flagged[[c for c in flagged.index if "transfer" in c]].iloc[0]
     assert not flagged[[c for c in flagged.index if "Square" in c]].iloc[0]
     honest = at.attack_table(source)
-    ok = at.masking_checks(honest, transfer=at.transfer_table(source, inner, y, noise="off"))
+    ok = protocols.masking_checks(honest, transfer=at.transfer_table(source, inner, y, noise="off"))
     assert ok["passed"].dropna().all()
 
 
@@ -185,7 +186,7 @@ def test_masking_checks_on_a_stochastic_model_use_iterations_eot_and_its_own_noi
     more_eot = at.attack_table(at.run_attack(model, x, y, eps, n_iter=5, eot_iter=6, key="e", **kw))
     source = at.run_attack(model, x, y, eps, n_iter=5, noise="off", key="off")  # its own noise-off network
     transfer = at.transfer_table(source, model, y, noise="on", samples=2, draws=4)
-    checks = at.masking_checks(white, iterations=more_iters, eot=more_eot, transfer=transfer)
+    checks = protocols.masking_checks(white, iterations=more_iters, eot=more_eot, transfer=transfer)
     names = " | ".join(checks["check"])
     assert "more iterations" in names and "more EOT draws" in names and "transfer" in names
     assert checks["passed"].dropna().all(), checks
@@ -200,33 +201,33 @@ def test_masking_checks_flag_more_iterations_or_draws_that_raise_accuracy():
 
     base = table(0.2, 0.0)
     stronger_looking = table(0.6, 0.0)  # more iterations / draws "help" the model: masking
-    checks = at.masking_checks(base, iterations=stronger_looking, eot=stronger_looking).set_index("check")["passed"]
+    checks = protocols.masking_checks(base, iterations=stronger_looking, eot=stronger_looking).set_index("check")["passed"]
     assert not checks[[c for c in checks.index if "more iterations" in c]].iloc[0]
     assert not checks[[c for c in checks.index if "more EOT draws" in c]].iloc[0]
-    same = at.masking_checks(base, iterations=table(0.2, 0.0), eot=table(0.19, 0.0)).set_index("check")["passed"]
+    same = protocols.masking_checks(base, iterations=table(0.2, 0.0), eot=table(0.19, 0.0)).set_index("check")["passed"]
     assert same.dropna().all()
 
 
 def test_masking_checks_flag_a_rising_curve_but_not_scoring_noise():
     rising = pd.DataFrame(dict(eps=[0.1, 0.2, 1.0], accuracy=[0.3, 0.9, 0.0], low=0, high=1))
     rising.attrs["correct"] = {0.1: (0.0,) * 70 + (1.0,) * 30, 0.2: (1.0,) * 90 + (0.0,) * 10, 1.0: (0.0,) * 100}
-    checks = at.masking_checks(rising).set_index("check")["passed"]
+    checks = protocols.masking_checks(rising).set_index("check")["passed"]
     assert not checks.iloc[0] and checks.iloc[1]
     wobble = pd.DataFrame(dict(eps=[0.1, 0.2], accuracy=[0.5, 0.52], low=0, high=1))
     wobble.attrs["correct"] = {0.1: (1.0, 0.0) * 50, 0.2: (1.0, 0.0) * 49 + (1.0, 1.0)}
-    assert at.masking_checks(wobble, large_eps=False)["passed"].iloc[0]  # +2 points is within the noise
-    assert at.masking_checks(wobble, large_eps=False)["passed"].iloc[1] is None
+    assert protocols.masking_checks(wobble, large_eps=False)["passed"].iloc[0]  # +2 points is within the noise
+    assert protocols.masking_checks(wobble, large_eps=False)["passed"].iloc[1] is None
 
 
 def test_clean_correct_subset_keeps_images_every_model_gets_right():
     scores = {"a": np.array([1, 1, 0, 1, 1.0]), "b": np.array([[1, 0.6, 1, 1, 0.4], [1, 1, 1, 1, 1]])}
-    assert at.clean_correct_subset(scores, None).tolist() == [0, 3]  # right on every draw
-    assert at.clean_correct_subset(scores, None, threshold=0.5).tolist() == [0, 1, 3]
-    assert at.clean_correct_subset(scores, 1).tolist() == [0]
+    assert protocols.clean_correct_subset(scores, None).tolist() == [0, 3]  # right on every draw
+    assert protocols.clean_correct_subset(scores, None, threshold=0.5).tolist() == [0, 1, 3]
+    assert protocols.clean_correct_subset(scores, 1).tolist() == [0]
     with pytest.raises(ValueError, match="threshold must be in \\(0, 1\\], but found 0"):
-        at.clean_correct_subset(scores, None, threshold=0)
+        protocols.clean_correct_subset(scores, None, threshold=0)
     with pytest.raises(ValueError, match="different numbers of images"):
-        at.clean_correct_subset({"a": np.ones(3), "b": np.ones(4)}, None)
+        protocols.clean_correct_subset({"a": np.ones(3), "b": np.ones(4)}, None)
 
 
 def test_bad_inputs_raise_clear_errors():
@@ -262,7 +263,7 @@ def test_fp32_gradients_are_a_masking_check():
     y = _correct_labels(model, x)
     res = at.run_attack(model, x, y, [0.5], noise="on", n_iter=3, precision="fp32")
     table = at.attack_table(res)
-    checks = at.masking_checks(table, fp32=table, large_eps=False)
+    checks = protocols.masking_checks(table, fp32=table, large_eps=False)
     assert "bf16 minus fp32-gradient accuracy (largest, eps 0.5)" in checks["check"].tolist()
     with pytest.raises(ValueError, match="precision must be one of"):
         at.run_attack(model, x, y, [0.5], precision="fp16")

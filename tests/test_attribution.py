@@ -1,4 +1,4 @@
-"""Tests of nsde.attribution: Captum attributions, IG completeness, stability measures."""
+"""Tests of nsde.measures.attribution: Captum attributions, IG completeness, stability measures."""
 import math
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from nsde.attribution import (
+from nsde.measures.attribution import (
     METHODS,
     attribute,
     attribution_change,
@@ -40,7 +40,7 @@ def _convnext(kind: str) -> nn.Module:
     baseline, where completeness cannot hold; training gives the stem a bias. We set one,
     open the layer-scale gates and scale the head so that f(x) - f(0) is of order 1.
     """
-    from nsde.models import build_model
+    from nsde.core.models import build_model
 
     torch.manual_seed(0)
     m = build_model("convnext_atto", kind=kind, image_size=32, sigma=0.3, num_classes=16).eval()
@@ -157,7 +157,7 @@ def test_stability_zero_for_identical_and_grows_with_perturbation():
 def test_cached_wrappers_key_on_every_argument_and_pass_attribution_keywords(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    import nsde.attribution as attribution
+    import nsde.measures.attribution as attribution
 
     monkeypatch.setenv("NSDE_CACHE", str(tmp_path))
     trained = SimpleNamespace(model=SmoothNet(), key="smoothnet-test")
@@ -174,5 +174,5 @@ def test_cached_wrappers_key_on_every_argument_and_pass_attribution_keywords(tmp
     assert first.equals(again) and len(first) == 6 and not first["change"].equals(other["change"])
     with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['n_stepz'\]"):
         attribution.cached_stability(trained, x, n_stepz=8)
-    with pytest.raises(TypeError, match="needs a TrainedModel"):
+    with pytest.raises(TypeError, match="pass a TrainedModel"):
         attribution.cached_attributions(SmoothNet(), x, torch.zeros(3, dtype=torch.long))

@@ -1,11 +1,11 @@
-"""nsde.cache: stable hashes, atomic writes, compute-once caching."""
+"""nsde._infra.cache: stable hashes, atomic writes, compute-once caching."""
 import dataclasses
 from pathlib import Path
 
 import pytest
 import torch
 
-from nsde import cache
+from nsde._infra import cache
 
 
 @dataclasses.dataclass
@@ -76,7 +76,7 @@ def test_cached_computes_once(tmp_path, monkeypatch):
 def test_tensor_hash_depends_on_values_shape_and_dtype():
     import torch
 
-    from nsde.cache import tensor_hash
+    from nsde._infra.cache import tensor_hash
 
     a = torch.arange(6.0)
     assert tensor_hash(a) == tensor_hash(a.clone()) and len(tensor_hash(a)) == 16

@@ -1,10 +1,10 @@
-"""nsde.compare: paired and seed-pooled comparisons of per-image correctness."""
+"""nsde.stats.compare: paired and seed-pooled comparisons of per-image correctness."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from nsde.compare import compare_tables, format_tables, outcome, pool_seeds
-from nsde.stats import Interval
+from nsde.stats.compare import compare_tables, format_tables, outcome, pool_seeds
+from nsde.stats.intervals import Interval
 
 
 def _table(correct: dict) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Tests of nsde.confidence: ABC (Jha et al. 2019) and the reliability metrics."""
+"""Tests of nsde.measures.abc: ABC (Jha et al. 2019) and the reliability metrics."""
 import itertools
 
 import numpy as np
@@ -6,18 +6,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from nsde.confidence import (
-    abc_confidence,
-    abc_summary,
-    aurc,
-    auroc,
-    auroc_interval,
-    max_softmax,
-    reliability_row,
-    risk_coverage,
-    sample_masks,
-    sampling_probabilities,
-)
+from nsde.measures.abc import abc_confidence, abc_summary, sample_masks, sampling_probabilities
+from nsde.measures.reliability import aurc, auroc, auroc_interval, max_softmax, reliability_row, risk_coverage
 
 
 class Constant(nn.Module):
@@ -159,7 +149,8 @@ def test_risk_coverage_and_summary():
 
 
 def test_auroc_difference_and_evaluate_abc():
-    from nsde.confidence import auroc_difference, evaluate_abc
+    from nsde.measures.reliability import auroc_difference
+    from nsde.measures.abc import evaluate_abc
 
     c = np.array([1, 1, 1, 0, 0, 1, 0, 1], dtype=bool)
     good, bad = c.astype(float) + 0.01 * np.arange(8), np.random.default_rng(0).random(8)

@@ -1,4 +1,4 @@
-"""nsde.data_size: the less-training-data study scores every pair on the same images."""
+"""nsde.studies.data_size: the less-training-data study scores every pair on the same images."""
 import dataclasses
 from types import SimpleNamespace
 
@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from nsde.data import SignalDataset
-from nsde.data_size import data_size_table, train_fraction_zoo
-from nsde.evaluation import correctness
-from nsde.profiles import get_profile
+from nsde.studies.data_size import data_size_table, train_fraction_zoo
+from nsde.measures.evaluation import correctness
+from nsde.studies.profiles import get_profile
 
 
 @pytest.fixture(autouse=True)

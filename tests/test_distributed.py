@@ -22,14 +22,14 @@ def make_data():
 
 
 def make_model():
-    from nsde.models import build_model
+    from nsde.core.models import build_model
 
     torch.manual_seed(0)
     return build_model("convnext_atto", "baseline", image_size=32, num_classes=4)
 
 
 def test_two_gloo_ranks_train_the_same_weights_as_one_process(tmp_path, monkeypatch):
-    from nsde.training import TrainConfig, train
+    from nsde.core.training import TrainConfig, train
 
     env = {**os.environ, "NSDE_PRECISION": "fp32", "NSDE_DEVICE": "cpu", "NSDE_THREADS": "1",
            "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE.parent)}
@@ -53,9 +53,9 @@ def test_two_gloo_ranks_train_the_same_weights_as_one_process(tmp_path, monkeypa
 
 
 def test_a_batch_the_ranks_cannot_share_is_refused(monkeypatch):
-    from nsde.training import TrainConfig, train
+    from nsde.core.training import TrainConfig, train
 
-    monkeypatch.setattr("nsde.distributed.context", lambda: __import__("nsde.distributed", fromlist=["Context"])
+    monkeypatch.setattr("nsde._infra.distributed.context", lambda: __import__("nsde._infra.distributed", fromlist=["Context"])
                         .Context(rank=0, world_size=3))
     with pytest.raises(ValueError, match="batch_size=8 is not divisible by the torchrun world size 3"):
         train(make_model(), *make_data(), TrainConfig(epochs=1, batch_size=8), device="cpu")

@@ -1,7 +1,7 @@
-"""nsde.findings: chapters record verdicts; the findings page reads them back, per data set."""
+"""nsde.report.findings: chapters record verdicts; the findings page reads them back, per data set."""
 import pytest
 
-from nsde import findings
+from nsde.report import findings
 
 
 @pytest.fixture(autouse=True)
@@ -12,7 +12,7 @@ def _cache(tmp_path, monkeypatch):
 def test_every_claim_has_a_paper_entry_and_a_chapter():
     numbers = findings.paper_numbers()
     assert set(numbers) == set(findings.CLAIMS)
-    assert "87.20%" in numbers["table1"] and "82.88%" in numbers["table1"]  # from nsde.paper, not typed here
+    assert "87.20%" in numbers["table1"] and "82.88%" in numbers["table1"]  # from nsde.report.paper, not typed here
     assert all(chapter[:2].isdigit() for _, chapter in findings.CLAIMS.values())
 
 

@@ -1,11 +1,11 @@
-"""Tests of nsde.models: baseline / NSDE equivalence at sigma=0, noise modes and seeds."""
+"""Tests of nsde.core.models: baseline / NSDE equivalence at sigma=0, noise modes and seeds."""
 import copy
 import functools
 
 import pytest
 import torch
 
-from nsde.models import build_model, capture_noise, noise_mode
+from nsde.core.models import build_model, capture_noise, noise_mode
 
 X = torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(0))
 
@@ -166,7 +166,7 @@ def test_bf16_precision_computes_the_same_function_closely():
 
 
 def test_envelope_redistributes_noise_power_at_every_stage_resolution():
-    from nsde.noise import pool_envelope
+    from nsde.core.noise import pool_envelope
 
     torch.manual_seed(0)
     nsde = build_model("convnext_atto", "nsde", noise_shape="white", sigma=0.3, image_size=64, num_classes=16).eval()

@@ -1,10 +1,11 @@
-"""Tests of nsde.noise: unit mean power, Brownian-sheet covariance, power-law slopes."""
+"""Tests of nsde.core.noise: unit mean power, Brownian-sheet covariance, power-law slopes."""
 import math
 
 import pytest
 import torch
 
-from nsde.noise import SHAPES, make_shaper, plot_noise_surfaces, radial_power_spectrum, shaped_noise
+from nsde.core.noise import SHAPES, make_shaper, radial_power_spectrum, shaped_noise
+from nsde.report.figures import plot_noise_surfaces
 
 
 def _white(n, h, w, seed=0):

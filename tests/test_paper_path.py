@@ -12,14 +12,15 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from nsde import attacks as at
-from nsde import robustness as rb
-from nsde import spectral as sp
-from nsde.attribution import attribute
+from nsde.measures import attacks as at
+from nsde.measures import robustness as rb
+from nsde.measures import iaside as sp
+from nsde.measures.attribution import attribute
 from nsde.data import load_dataset
-from nsde.profiles import get_profile
-from nsde.runtime import precision
-from nsde.training import ModelSpec, TrainConfig, recipe, train
+from nsde.studies.profiles import get_profile
+from nsde._infra.runtime import precision
+from nsde.core.training import ModelSpec, TrainConfig, train
+from nsde.studies.zoo import recipe
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def test_paper_profile_is_convnext_base_at_224(paper_setup):
 
 
 def test_paper_models_train_resume_and_evaluate(paper_setup, tmp_path, monkeypatch):
-    from nsde.runtime import _cpu_has_bf16
+    from nsde._infra.runtime import _cpu_has_bf16
 
     P, data = paper_setup
     # the GPU runs ConvNeXt-Base in bf16 autocast with channels-last: exercise that path here
@@ -77,7 +78,7 @@ def test_paper_models_train_resume_and_evaluate(paper_setup, tmp_path, monkeypat
 
 
 def test_the_paper_recipe_reaches_the_models_through_train_or_load(paper_setup, monkeypatch):
-    from nsde.training import train_or_load
+    from nsde.core.training import train_or_load
 
     P, data = paper_setup
     tiny = SimpleNamespace(train=SimpleNamespace(x=data.train.x[:2], y=data.train.y[:2]),

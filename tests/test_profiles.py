@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from nsde.profiles import Profile, ProfileError, get_profile, load_profiles
+from nsde.studies.profiles import Profile, ProfileError, get_profile, load_profiles
 
 
 def _base(**over):

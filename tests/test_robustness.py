@@ -1,4 +1,4 @@
-"""nsde.robustness: random-noise sweeps on the same noisy images for every model."""
+"""nsde.measures.robustness: random-noise sweeps on the same noisy images for every model."""
 import math
 
 import numpy as np
@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from _standins import NoisyNet, images
-from nsde import robustness as rb
-from nsde.evaluation import correctness
-from nsde.noise import SHAPES
+from nsde.measures import robustness as rb
+from nsde.measures.evaluation import correctness
+from nsde.core.noise import SHAPES
 
 
 @pytest.fixture(autouse=True)

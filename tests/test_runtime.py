@@ -1,8 +1,8 @@
-"""nsde.runtime: one thread and precision policy, clear device errors, derived seeds."""
+"""nsde._infra.runtime: one thread and precision policy, clear device errors, derived seeds."""
 import pytest
 import torch
 
-from nsde import runtime
+from nsde._infra import runtime
 
 
 def test_threads_are_fixed_by_the_policy(monkeypatch):
@@ -69,7 +69,7 @@ def test_eval_mode_restores_every_submodule():
 
 
 def test_noise_rng_draws_from_the_seed_and_restores_the_stream():
-    from nsde.models import build_model, noise_mode, noise_rng
+    from nsde.core.models import build_model, noise_mode, noise_rng
 
     model = build_model("resnet10t", "nsde", sigma=0.5, image_size=32, num_classes=16).eval()
     x = torch.rand(2, 1, 32, 32)

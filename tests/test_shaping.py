@@ -1,4 +1,4 @@
-"""Attribution-shaped noise (nsde.shaping) and the noise-shape study (nsde.shape_study)."""
+"""Attribution-shaped noise (nsde.studies.attribution_noise) and the noise-shape study (nsde.studies.noise_shapes)."""
 import dataclasses
 from types import SimpleNamespace
 
@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from nsde import shape_study as ss
-from nsde.models import build_model, noise_mode
-from nsde.noise import pool_envelope
-from nsde.profiles import get_profile
-from nsde.shaping import attribution_envelope, map_agreement, shaped_rounds, training_envelopes
-from nsde.training import train_zoo
+from nsde.studies import noise_shapes as ss
+from nsde.core.noise import parse_grid
+from nsde.core.models import build_model, noise_mode
+from nsde.core.noise import pool_envelope
+from nsde.studies.profiles import get_profile
+from nsde.studies.attribution_noise import attribution_envelope, map_agreement, shaped_rounds, training_envelopes
+from nsde.studies.zoo import train_zoo
 
 
 @pytest.fixture(autouse=True)
@@ -101,15 +102,15 @@ def test_bad_inputs_name_the_value():
     with pytest.raises(ValueError, match="must be >= 0"):
         model.set_envelope(-torch.ones(1, 1, 32, 32))
     with pytest.raises(ValueError, match="unknown noise shape 'violet'"):
-        ss.parse_grid(["violet@0.1"])
+        parse_grid(["violet@0.1"])
     with pytest.raises(ValueError, match="number after '@'"):
-        ss.parse_grid(["white@x"])
+        parse_grid(["white@x"])
     with pytest.raises(ValueError, match="non-empty list"):
-        ss.parse_grid("white@0.1")
+        parse_grid("white@0.1")
 
 
 def test_grid_parsing_and_counts():
-    assert ss.parse_grid(["white@0.1", "attribution@0.3", "white@0.1"]) == [("white", 0.1), ("attribution", 0.3)]
+    assert parse_grid(["white@0.1", "attribution@0.3", "white@0.1"]) == [("white", 0.1), ("attribution", 0.3)]
     diffs = ss.pd.DataFrame({"shape": ["white", "white", "pink"], "sigma": [0.1, 0.1, 0.1],
                              "measure": ["clean", "noise AUC", "clean"], "better": ["better", "better", "worse"]})
     counts = ss.grid_counts(diffs)

@@ -1,4 +1,4 @@
-"""Tests of nsde.spectral (I-ASIDE): Shapley axioms, band partition, replacement modes,
+"""Tests of nsde.measures.iaside (I-ASIDE): Shapley axioms, band partition, replacement modes,
 SRS, batching invariance and bad input. Tiny stand-in models keep every test fast."""
 import itertools
 import math
@@ -8,7 +8,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from nsde import spectral as sp
+from nsde.measures import iaside as sp
+from nsde.measures.bands import band_power
+from nsde.stats.inference import rank_correlation
 
 
 class TinyNet(nn.Module):
@@ -26,7 +28,7 @@ class TinyNet(nn.Module):
 
 
 class NoisyNet(TinyNet):
-    """A stand-in with the `set_noise` protocol of nsde.models, to check the forward mode."""
+    """A stand-in with the `set_noise` protocol of nsde.core.models, to check the forward mode."""
 
     def __init__(self):
         super().__init__()
@@ -34,7 +36,7 @@ class NoisyNet(TinyNet):
 
         self.state = ("train", None, 1)
 
-    def set_noise(self, mode, seed=None, samples=1):  # noqa: D401  (the nsde.models protocol)
+    def set_noise(self, mode, seed=None, samples=1):  # noqa: D401  (the nsde.core.models protocol)
         self.modes.append(mode)
         self.state = (mode, seed, samples)
 
@@ -135,7 +137,7 @@ def test_a_band_empty_in_every_image_is_a_dummy_with_zero_replacement(monkeypatc
     spec[..., bands >= 6] = 0  # bands 6 and 7 hold nothing in any image
     x = torch.fft.ifft2(torch.fft.ifftshift(spec, dim=(-2, -1))).real.float()
     x = (x - x.min()) / (x.max() - x.min())
-    assert sp.band_power(x, 8)[7] < 1e-12  # band 7 is empty (band 6 gets the real part's mirror bins)
+    assert band_power(x, 8)[7] < 1e-12  # band 7 is empty (band 6 gets the real part's mirror bins)
     res = sp.spectral_importance(TinyNet(), x, y, n_bands=8, replace="zero", show_progress=False)
     # float32 residue in the empty band is not stretched to [0, 1]: it gets no credit
     assert abs(res.shapley[7]) < 1e-4 * np.abs(res.shapley).max()
@@ -258,10 +260,10 @@ def test_band_power_sums_to_one_and_locates_power():
     size = 32
     yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
     checker = ((yy + xx) % 2).float()[None] * 2 - 1  # all power at the Nyquist corner
-    p = sp.band_power(checker, 8)
+    p = band_power(checker, 8)
     assert p.sum() == pytest.approx(1.0) and p[-1] == pytest.approx(1.0)
     flat = torch.ones(1, size, size)
-    assert sp.band_power(flat, 8)[0] == pytest.approx(1.0)
+    assert band_power(flat, 8)[0] == pytest.approx(1.0)
 
 
 # ------------------------------------------------------------------------ bad input
@@ -295,10 +297,10 @@ def test_bad_input_errors():
 
 
 def test_rank_correlation():
-    rho, p, n = sp.rank_correlation([1, 2, 3, 4], [10, 20, 30, 40])
+    rho, p, n = rank_correlation([1, 2, 3, 4], [10, 20, 30, 40])
     assert rho == pytest.approx(1.0) and n == 4 and p == pytest.approx(2 / 24)
-    rho, p, _ = sp.rank_correlation([1, 2, 3], [3, 2, 1])
+    rho, p, _ = rank_correlation([1, 2, 3], [3, 2, 1])
     assert rho == pytest.approx(-1.0) and p == pytest.approx(2 / 6)
-    assert np.isnan(sp.rank_correlation([1, 1, 1], [1, 2, 3])[0])
+    assert np.isnan(rank_correlation([1, 1, 1], [1, 2, 3])[0])
     with pytest.raises(ValueError, match="length"):
-        sp.rank_correlation([1, 2], [1, 2])
+        rank_correlation([1, 2], [1, 2])

@@ -1,8 +1,8 @@
-"""nsde.stats: interval estimates (scipy.stats), paired and hierarchical differences."""
+"""nsde.stats.intervals: interval estimates (scipy.stats), paired and hierarchical differences."""
 import numpy as np
 import pytest
 
-from nsde.stats import (accuracy_interval, bootstrap_interval, format_interval, grouped_difference,
+from nsde.stats.intervals import (accuracy_interval, bootstrap_interval, format_interval, grouped_difference,
                         hierarchical_difference, hierarchical_interval, paired_difference, unpaired_difference,
                         wilson_interval)
 

@@ -1,13 +1,13 @@
-"""nsde.training: learning on a tiny task, resume equivalence, caching by content, errors."""
+"""nsde.core.training: learning on a tiny task, resume equivalence, caching by content, errors."""
 import warnings
 from types import SimpleNamespace
 
 import pytest
 import torch
 
-from nsde.evaluation import predict
-from nsde.models import build_model, noise_mode
-from nsde.training import ModelSpec, TrainConfig, train, train_or_load
+from nsde.core.predict import predict
+from nsde.core.models import build_model, noise_mode
+from nsde.core.training import ModelSpec, TrainConfig, train, train_or_load
 
 N_CLASSES = 4
 
@@ -124,7 +124,7 @@ def test_head_and_data_must_agree():
 
 
 def test_optimiser_groups_and_schedule_come_from_timm_and_match_the_old_rule():
-    from nsde.training import _optimizer
+    from nsde.core.training import _optimizer
 
     model = _model("baseline", arch="resnet10t")
     cfg = TrainConfig(epochs=2, lr=1e-3, weight_decay=0.05, warmup_frac=0.1)
@@ -163,7 +163,7 @@ def test_bad_input_errors():
 
 
 def test_train_fraction_validated_and_one_equals_default_key():
-    from nsde.cache import config_hash
+    from nsde._infra.cache import config_hash
 
     assert config_hash(TrainConfig(train_fraction=1)) == config_hash(TrainConfig())
     assert config_hash(TrainConfig(train_fraction=0.5)) != config_hash(TrainConfig())
@@ -183,8 +183,8 @@ def test_a_one_sample_last_batch_is_dropped_for_batchnorm():
 def test_train_zoo_gives_every_model_its_architecture_recipe():
     import dataclasses
 
-    from nsde.profiles import get_profile
-    from nsde.training import train_zoo
+    from nsde.studies.profiles import get_profile
+    from nsde.studies.zoo import train_zoo
 
     P = dataclasses.replace(get_profile("quick"), arch="convnext_atto", epochs=1, batch_size=16, n_seeds=1,
                             variant_shapes=[])

@@ -1,10 +1,10 @@
-"""nsde.verdicts: the book's conclusions, on hand-made inputs whose right answer is known."""
+"""nsde.report.verdicts: the book's conclusions, on hand-made inputs whose right answer is known."""
 import pandas as pd
 import pytest
 
-from nsde import verdicts as vd
-from nsde.compare import compare_tables
-from nsde.stats import Interval
+from nsde.report import verdicts as vd
+from nsde.stats.compare import compare_tables
+from nsde.stats.intervals import Interval
 
 
 def _cmp(outcomes: dict, unit="intensity") -> pd.DataFrame:

@@ -32,9 +32,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..cache import artifact_dir, cache_root, config_hash
-from .dataset import SignalDataset, Splits, _load_saved, _save_splits, make_splits
-from .spectrogram import STFTConfig, check_stft, spectrogram
+from nsde._infra.cache import artifact_dir, cache_root, config_hash
+from nsde.data.spectrogram import STFTConfig, check_stft, spectrogram
+from nsde.data.splits import (
+    SignalDataset,
+    Splits,
+    load_saved_splits,
+    make_splits,
+    save_splits,
+)
 
 __all__ = ["RecordingConfig", "LENGTH_POLICIES", "read_ts", "load_ts", "read_hdf5_folder", "load_hdf5_folder",
            "fit_length", "recordings_to_splits"]
@@ -236,11 +242,11 @@ def recordings_to_splits(signals: Tensor, labels: list[str], locations: Tensor, 
 
 def _cached_or(kind: str, key: dict, build) -> Splits:
     folder = cache_root() / kind / config_hash(key)
-    hit = _load_saved(folder)
+    hit = load_saved_splits(folder)
     if hit is not None:
         return hit
     splits = build()  # raises before anything is written
-    _save_splits(splits, artifact_dir(kind, key))
+    save_splits(splits, artifact_dir(kind, key))
     return splits
 
 

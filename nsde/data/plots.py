@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from .simulator import CLASS_NAMES, LOCATION_NAMES, SimulatorConfig, simulate
+from nsde.data.simulator import CLASS_NAMES, LOCATION_NAMES, SimulatorConfig, simulate
+from nsde.data.spectrogram import STFTConfig, row_of_frequency, spectrogram
 
 __all__ = ["plot_class_waveforms", "plot_sensors", "plot_gallery", "frequency_axis"]
 
@@ -13,8 +14,6 @@ _TICKS_KHZ = (0.5, 1, 2, 5, 10, 20, 50, 100)
 
 def frequency_axis(ax, image_size: int, sample_rate: float, stft=None, labels: bool = True) -> None:
     """Label an image's rows with frequencies (kHz) for a linear or log frequency axis."""
-    from .spectrogram import STFTConfig, row_of_frequency
-
     stft = stft or STFTConfig()
     ticks = [f for f in _TICKS_KHZ if f * 1e3 <= sample_rate / 2]
     if stft.freq_scale == "log":
@@ -75,8 +74,6 @@ def plot_sensors(label: int, config: SimulatorConfig = SimulatorConfig(), seed: 
         the matplotlib figure.
     """
     import matplotlib.pyplot as plt
-
-    from .spectrogram import STFTConfig, spectrogram
 
     stft = stft or STFTConfig()
     x = simulate(torch.tensor([label]), seed=seed, index=torch.tensor([index]), config=config)[0]  # (6, L)
