@@ -20,15 +20,13 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest as _binomtest
 
-from nsde.stats.intervals import (
-    Interval,
-    hierarchical_difference,
-    hierarchical_interval,
-)
+from nsde.stats.inference import SeedTest, mean_over_settings, seed_test
+from nsde.stats.intervals import Interval, hierarchical_difference, hierarchical_interval
 
 __all__ = ["OUTCOMES", "outcome", "scores", "pool_seeds", "compare_tables", "compare_scores", "interval_at",
-           "format_tables"]
+           "format_tables", "table_from_scores", "endpoint_tests", "informative_settings"]
 
 #: Outcomes of a comparison of ``a`` with ``b``.
 OUTCOMES = ("higher", "lower", "no difference")
@@ -150,3 +148,75 @@ def format_tables(tables: dict[str, pd.DataFrame], xcol: str, digits: int = 1) -
     return res
 
 
+
+
+def table_from_scores(xcol: str, values: Sequence[float], scores: Sequence) -> pd.DataFrame:
+    """A table of per-image correctness like those of the measures: one row per setting of
+    ``xcol``, ``accuracy`` (mean over seeds and images) and ``df.attrs["correct"]``
+    (``(seeds, N)`` per setting). For simulated or hand-made comparisons."""
+    values = [float(v) for v in values]
+    mats = [np.atleast_2d(np.asarray(s, dtype=float)) for s in scores]
+    if len(mats) != len(values):
+        raise ValueError(f"one score matrix per setting: {len(values)} settings, {len(mats)} matrices")
+    df = pd.DataFrame({xcol: values, "accuracy": [float(m.mean()) for m in mats],
+                       "seeds": [m.shape[0] for m in mats], "n": [m.shape[1] for m in mats]})
+    df.attrs["correct"] = {v: tuple(tuple(r) for r in m.tolist()) for v, m in zip(values, mats)}
+    return df
+
+
+def endpoint_tests(a: pd.DataFrame, b: pd.DataFrame, xcol: str, settings: Sequence[float], *,
+                   level: float = 0.95) -> tuple[SeedTest, dict[float, SeedTest]]:
+    """The primary endpoint of a comparison and its per-setting secondaries.
+
+    The primary endpoint is the mean over ``settings`` of ``a``'s per-image score minus
+    ``b``'s, seeds paired by index (:func:`nsde.stats.inference.seed_test` on the
+    per-image scores averaged over the settings); the secondaries are the same test at
+    each setting.
+
+    Args:
+        a, b: tables with per-image correctness (``df.attrs["correct"]``, ``(seeds, N)``
+            per row) on the same images and seeds.
+        xcol: the row variable (``"intensity"``, ``"eps"``).
+        settings: the rows the endpoint averages over.
+
+    Returns:
+        ``(primary, {setting: test})``.
+
+    Raises:
+        ValueError: no settings, a setting missing from a table, or tables on other images.
+    """
+    settings = [float(v) for v in settings]
+    if not settings:
+        raise ValueError("an endpoint needs at least one setting")
+    sa = {v: scores(a, v) for v in settings}
+    sb = {v: scores(b, v) for v in settings}
+    for v in settings:
+        if sa[v].shape != sb[v].shape:
+            raise ValueError(f"at {xcol}={v:g} the tables hold {sa[v].shape} and {sb[v].shape} scores (seeds, "
+                             "images): a paired comparison needs the same seeds and images")
+    primary = seed_test(mean_over_settings(list(sa.values())), mean_over_settings(list(sb.values())), level=level)
+    return primary, {v: seed_test(sa[v], sb[v], level=level) for v in settings}
+
+
+def informative_settings(table: pd.DataFrame, xcol: str, chance: float, *, alpha: float = 0.01) -> list[float]:
+    """The rows at which a model beats chance: at every seed, an exact one-sided binomial
+    test of its accuracy on the table's images against the rate ``chance`` (the share of
+    the most frequent class among them) rejects at level ``alpha``.
+
+    Args:
+        table: a model's table with per-image correctness (validation images, for a rule
+            declared before the test data are seen).
+        xcol: the row variable.
+        chance: the accuracy of always predicting the most frequent class.
+        alpha: the level of each seed's test.
+    """
+    if not 0 < chance < 1:
+        raise ValueError(f"chance must lie in (0, 1), but found {chance!r}")
+    keep = []
+    for v in table[xcol].tolist():
+        m = scores(table, v)
+        n = m.shape[1]
+        ok = all(_binomtest(int(round(row.sum())), n, chance, alternative="greater").pvalue < alpha for row in m)
+        if ok:
+            keep.append(float(v))
+    return keep
