@@ -201,14 +201,14 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for label, (t, noise, k) in {"baseline": (trained["baseline"], "off", 1),
                                      "nsde ensemble": (trained["nsde"], "on", P.eval_samples)}.items():
-            res = at.run_attack(t, x, y, list(at.PAPER_EPS), noise=noise, samples=k, n_iter=P.apgd_iters,
-                                eot_iter=eot if noise == "on" else 1, draws=P.score_draws, seed=P.seed)
+            res = at.run_attack(t, x, y, list(at.PAPER_EPS), noise=noise, samples=k, n_iter=P.apgd_n_iter,
+                                eot_iter=eot if noise == "on" else 1, draws=P.draws, seed=P.seed)
             rows.append(at.attack_table(res, x.shape).assign(model=label))
         __import__("pandas").concat(rows).to_csv(out / name, index=False)
 
     stage("table2", ["table2.csv"], table2)
     stage("table3", ["table3.csv"], lambda: table3(1, "table3.csv"))
-    stage("table3_adaptive", ["table3_adaptive.csv"], lambda: table3(P.eot_iters, "table3_adaptive.csv"))
+    stage("table3_adaptive", ["table3_adaptive.csv"], lambda: table3(P.eot_iter, "table3_adaptive.csv"))
     print(f"done in {time.perf_counter() - t0:.0f} s; results in {out}")
     return 0
 

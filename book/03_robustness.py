@@ -63,8 +63,8 @@ t_start = time.perf_counter()
 data = load_dataset(P.dataset, image_size=P.image_size, seed=P.seed, n_per_class=P.n_per_class)
 zoo = train_zoo(data, P)
 base_runs, nsde_runs = zoo["baseline"], zoo[f"nsde-{P.noise_shape}"]
-P.describe(["robust_n_images", "shaped_intensities", "attack_pool", "attack_n_images", "attack_eps", "apgd_iters",
-            "eot_iters", "adaptive_eps", "score_draws", "aa_iters", "square_queries", "check_n_images",
+P.describe(["robust_n_images", "shaped_intensities", "attack_pool", "attack_n_images", "attack_eps", "apgd_n_iter",
+            "eot_iter", "adaptive_eps", "draws", "aa_n_iter", "square_n_queries", "check_n_images",
             "eval_samples", "n_seeds"])
 
 # %% [markdown]
@@ -81,9 +81,9 @@ P.describe(["robust_n_images", "shaped_intensities", "attack_pool", "attack_n_im
 #   knows the weights, the architecture and the law of the noise (its shape, `sigma`, where it
 #   is injected), but not the draws, which are fresh at every forward pass. The ensemble is
 #   attacked as the random function it is, one fresh noise draw per forward pass (the
-#   passes the ensemble averages; EOT averages the gradients of `eot_iters` of them), and
+#   passes the ensemble averages; EOT averages the gradients of `eot_iter` of them), and
 #   scored as the classifier it is used as: each attacked image gets the mean correctness of
-#   `score_draws` fresh ensembles, drawn independently of the attack.
+#   `draws` fresh ensembles, drawn independently of the attack.
 # * **Which images.** For the comparisons between classifiers, the attacked images are the
 #   first `attack_n_images` of a seeded random pool of `attack_pool` test images that **every
 #   classifier, every seed, classifies correctly** when clean, so that "robust accuracy" is the
@@ -96,7 +96,7 @@ x_noise, y_noise = eval_subset(data.test.x, data.test.y, P.robust_n_images, seed
 x_pool, y_pool = eval_subset(data.test.x, data.test.y, P.attack_pool, seed=P.seed)
 forms = {"baseline": (base_runs, "off", 1), "NSDE, noise off": (nsde_runs, "off", 1),
          "NSDE ensemble": (nsde_runs, "on", P.eval_samples)}
-clean = {label: correctness_matrix(runs, x_pool, y_pool, noise=noise, samples=k, draws=P.score_draws, seed=P.seed)
+clean = {label: correctness_matrix(runs, x_pool, y_pool, noise=noise, samples=k, draws=P.draws, seed=P.seed)
          for label, (runs, noise, k) in forms.items()}
 keep = protocols.clean_correct_subset(clean, P.attack_n_images)
 x_att, y_att = x_pool[keep], y_pool[keep]
@@ -225,7 +225,7 @@ print(eps_table.to_string(index=False))
 # on images drawn at random, first seed of each model, as the paper ran it; raw accuracy.
 
 # %%
-common = dict(n_iter=P.apgd_iters, seed=P.seed, draws=P.score_draws)
+common = dict(n_iter=P.apgd_n_iter, seed=P.seed, draws=P.draws)
 raw = {"baseline": at.attack_seeds(base_runs[:1], x_raw, y_raw, P.attack_eps, noise="off", **common),
        "NSDE ensemble, non-adaptive": at.attack_seeds(nsde_runs[:1], x_raw, y_raw, P.attack_eps, noise="on",
                                                       samples=P.eval_samples, **common)}
@@ -239,7 +239,7 @@ table3_paper
 # Now the like-for-like comparison on the images every classifier gets right, every seed:
 # the non-adaptive attack on all three classifiers at every budget, and the **adaptive**
 # attack on the ensemble at the paper's budgets (EOT: each gradient step averages
-# `eot_iters` noise draws).
+# `eot_iter` noise draws).
 
 # %%
 t_attacks = time.perf_counter()
@@ -247,10 +247,10 @@ attacked = {"baseline": at.attack_seeds(base_runs, x_att, y_att, P.attack_eps, n
             "NSDE, noise off": at.attack_seeds(nsde_runs, x_att, y_att, P.attack_eps, noise="off", **common),
             "NSDE ensemble, non-adaptive": at.attack_seeds(nsde_runs, x_att, y_att, P.attack_eps, noise="on",
                                                            samples=P.eval_samples, **common),
-            f"NSDE ensemble, EOT-{P.eot_iters}": at.attack_seeds(nsde_runs, x_att, y_att, P.adaptive_eps, noise="on",
-                                                                samples=P.eval_samples, eot_iter=P.eot_iters,
+            f"NSDE ensemble, EOT-{P.eot_iter}": at.attack_seeds(nsde_runs, x_att, y_att, P.adaptive_eps, noise="on",
+                                                                samples=P.eval_samples, eot_iter=P.eot_iter,
                                                                 **common)}
-eot_label = f"NSDE ensemble, EOT-{P.eot_iters}"
+eot_label = f"NSDE ensemble, EOT-{P.eot_iter}"
 table3 = format_tables(attacked, "eps")
 table3.insert(0, "eps/sqrt(px)", [f"{at.eps_per_pixel(e, x_att.shape[1:]):.1e}" for e in table3.index])
 print(f"Robust accuracy (%) on {len(x_att)} images every classifier classifies correctly when clean, "
@@ -271,19 +271,19 @@ plt.show()
 # **AutoAttack's protocol for randomised defences** (`version='rand'`: APGD-CE, then APGD-DLR,
 # both with EOT), first seed, at the smallest adaptive budget, with every image attacked and
 # the worse of the two attacks kept per image. AutoAttack's own checks and log
-# are printed, not silenced. The profile runs `aa_iters` iterations (the protocol: 100).
+# are printed, not silenced. The profile runs `aa_n_iter` iterations (the protocol: 100).
 
 # %%
 aa = at.run_attack(nsde_runs[0], x_att, y_att, P.adaptive_eps[:1], attack="autoattack-rand", noise="on",
-                   samples=P.eval_samples, eot_iter=P.eot_iters, n_iter=P.aa_iters, seed=P.seed,
-                   draws=P.score_draws)
-print(f"AutoAttack-rand with {P.aa_iters} iterations" + (" (fewer than the protocol's 100)" if P.aa_iters < 100 else ""))
+                   samples=P.eval_samples, eot_iter=P.eot_iter, n_iter=P.aa_n_iter, seed=P.seed,
+                   draws=P.draws)
+print(f"AutoAttack-rand with {P.aa_n_iter} iterations" + (" (fewer than the protocol's 100)" if P.aa_n_iter < 100 else ""))
 for eps, log in aa["log"].items():
     print(f"eps {eps:g}:", *[f"  {m}" for m in dict.fromkeys(log)], sep="\n")
 aa_table = at.attack_table(aa, x_att.shape)
 eot_first = at.attack_table(attacked[eot_label].attrs["results"][0], x_att.shape)
 s0 = nsde_runs[0].seed
-format_tables({f"AutoAttack-rand (seed {s0})": aa_table, f"EOT-{P.eot_iters} (seed {s0})": eot_first}, "eps")
+format_tables({f"AutoAttack-rand (seed {s0})": aa_table, f"EOT-{P.eot_iter} (seed {s0})": eot_first}, "eps")
 
 # %% [markdown]
 # ## Checks for gradient masking
@@ -294,7 +294,7 @@ format_tables({f"AutoAttack-rand (seed {s0})": aa_table, f"EOT-{P.eot_iters} (se
 # The checks run on the adaptive attack against the first seed's ensemble, on the first
 # `check_n_images` attacked images, at the second adaptive budget:
 #
-# * **more iterations** (twice `apgd_iters`) and **more EOT draws** (twice `eot_iters`);
+# * **more iterations** (twice `apgd_n_iter`) and **more EOT draws** (twice `eot_iter`);
 # * **transfer** from the NSDE's *own noise-off network* (same weights, no noise: the natural
 #   surrogate, since masking would come from the noise);
 # * the gradient-free **Square** attack on the ensemble (searching on one fixed noise path, so
@@ -308,22 +308,22 @@ format_tables({f"AutoAttack-rand (seed {s0})": aa_table, f"EOT-{P.eot_iters} (se
 # %%
 x_chk, y_chk = x_att[:n_check], y_att[:n_check]
 eps_chk = [P.adaptive_eps[min(1, len(P.adaptive_eps) - 1)]]
-kw = dict(noise="on", samples=P.eval_samples, seed=P.seed, draws=P.score_draws)
-ref = at.attack_table(at.run_attack(nsde_runs[0], x_chk, y_chk, eps_chk, n_iter=P.apgd_iters, eot_iter=P.eot_iters, **kw))
-more_iters = at.attack_table(at.run_attack(nsde_runs[0], x_chk, y_chk, eps_chk, n_iter=2 * P.apgd_iters,
-                                           eot_iter=P.eot_iters, **kw))
-more_draws = at.attack_table(at.run_attack(nsde_runs[0], x_chk, y_chk, eps_chk, n_iter=P.apgd_iters,
-                                           eot_iter=2 * P.eot_iters, **kw))
-drift = at.run_attack(nsde_runs[0], x_chk, y_chk, eps_chk, n_iter=P.apgd_iters, noise="off", seed=P.seed)
-transfer = at.transfer_table(drift, nsde_runs[0], y_chk, noise="on", samples=P.eval_samples, draws=P.score_draws,
+kw = dict(noise="on", samples=P.eval_samples, seed=P.seed, draws=P.draws)
+ref = at.attack_table(at.run_attack(nsde_runs[0], x_chk, y_chk, eps_chk, n_iter=P.apgd_n_iter, eot_iter=P.eot_iter, **kw))
+more_iters = at.attack_table(at.run_attack(nsde_runs[0], x_chk, y_chk, eps_chk, n_iter=2 * P.apgd_n_iter,
+                                           eot_iter=P.eot_iter, **kw))
+more_draws = at.attack_table(at.run_attack(nsde_runs[0], x_chk, y_chk, eps_chk, n_iter=P.apgd_n_iter,
+                                           eot_iter=2 * P.eot_iter, **kw))
+drift = at.run_attack(nsde_runs[0], x_chk, y_chk, eps_chk, n_iter=P.apgd_n_iter, noise="off", seed=P.seed)
+transfer = at.transfer_table(drift, nsde_runs[0], y_chk, noise="on", samples=P.eval_samples, draws=P.draws,
                              seed=P.seed)
 square = at.attack_table(at.run_attack(nsde_runs[0], x_chk, y_chk, eps_chk, attack="square",
-                                       n_queries=P.square_queries, **kw))
-fp32 = at.attack_table(at.run_attack(nsde_runs[0], x_chk, y_chk, eps_chk, n_iter=P.apgd_iters, eot_iter=P.eot_iters,
+                                       n_queries=P.square_n_queries, **kw))
+fp32 = at.attack_table(at.run_attack(nsde_runs[0], x_chk, y_chk, eps_chk, n_iter=P.apgd_n_iter, eot_iter=P.eot_iter,
                                      precision="fp32", **kw))
 full_curve = at.attack_table(attacked["NSDE ensemble, non-adaptive"].attrs["results"][0], x_att.shape)
 checks = pd.concat({
-    f"EOT-{P.eot_iters} (first seed)": protocols.masking_checks(ref, iterations=more_iters, eot=more_draws,
+    f"EOT-{P.eot_iter} (first seed)": protocols.masking_checks(ref, iterations=more_iters, eot=more_draws,
                                                         transfer=transfer, square=square, fp32=fp32,
                                                         large_eps=False),
     "non-adaptive, all budgets (first seed)": protocols.masking_checks(full_curve),
@@ -332,9 +332,9 @@ checks[["value", "low", "high"]] = checks[["value", "low", "high"]].round(3)
 checks
 
 # %%
-format_tables({f"EOT-{P.eot_iters}": ref, f"{2 * P.apgd_iters} iterations": more_iters,
-               f"EOT-{2 * P.eot_iters}": more_draws, "transfer from its noise-off network": transfer,
-               f"Square ({P.square_queries} queries)": square, "fp32 gradients": fp32}, "eps")
+format_tables({f"EOT-{P.eot_iter}": ref, f"{2 * P.apgd_n_iter} iterations": more_iters,
+               f"EOT-{2 * P.eot_iter}": more_draws, "transfer from its noise-off network": transfer,
+               f"Square ({P.square_n_queries} queries)": square, "fp32 gradients": fp32}, "eps")
 
 # %%
 mask_text = [verdicts.masking_sentence(checks.loc[name], name) for name in checks.index.get_level_values(0).unique()]
@@ -356,7 +356,7 @@ eot_vs_base = compare_tables(attacked[eot_label], attacked["baseline"], "eps", s
 claim3a = verdicts.claim_sentence("the NSDE keeps more accuracy, against an attack adaptive to its noise",
                                   "The NSDE ensemble", "the baseline", eot_vs_base, unit="budget", units="budgets")
 adaptive = verdicts.adaptive_sentence(compare_tables(attacked[eot_label], attacked["NSDE ensemble, non-adaptive"],
-                                                     "eps", seed=P.seed, same_models=True), attack=f"EOT-{P.eot_iters}")
+                                                     "eps", seed=P.seed, same_models=True), attack=f"EOT-{P.eot_iter}")
 train_att = compare_tables(attacked["NSDE, noise off"], attacked["baseline"], "eps", seed=P.seed)
 test_att = compare_tables(attacked[eot_label], attacked["NSDE, noise off"], "eps", seed=P.seed, same_models=True)
 under_attack = [verdicts.noise_sources_sentence(interval_at(train_att, e), interval_at(test_att, e),

@@ -67,7 +67,7 @@ data = load_dataset(P.dataset, image_size=P.image_size, seed=P.seed, n_per_class
 zoo = train_zoo(data, P)
 models = {"Baseline": zoo["baseline"], f"Neural SDE ({P.noise_shape})": zoo[f"nsde-{P.noise_shape}"]}
 paper_names = dict(zip(models, ["ConvNeXt-Base", "Neural SDE"]))
-P.describe(["attr_n_images", "ig_steps", "nt_samples", "abc_samples", "stability_perturbations", "n_seeds"])
+P.describe(["attr_n_images", "ig_n_steps", "nt_samples", "abc_n_mutations", "stability_n_perturbations", "n_seeds"])
 
 # %% [markdown]
 # ## What is evaluated, at which scale
@@ -75,10 +75,10 @@ P.describe(["attr_n_images", "ig_steps", "nt_samples", "abc_samples", "stability
 # Attributions cost one forward and one backward pass per interpolation step, so
 # explanations are computed on a seeded random subset of the test split (`attr_n_images`
 # images; the whole split when the profile says `null`), and the stability measure on its
-# first half. IG uses Gauss-Legendre quadrature with `ig_steps` points (the completeness
+# first half. IG uses Gauss-Legendre quadrature with `ig_n_steps` points (the completeness
 # check below shows whether they suffice; the library default and the `paper` profile use
-# Captum's 50); Fig. 4 uses `nt_samples` NoiseTunnel samples; ABC draws `abc_samples`
-# samples; the stability measure uses `stability_perturbations` perturbations per image.
+# Captum's 50); Fig. 4 uses `nt_samples` NoiseTunnel samples; ABC draws `abc_n_mutations`
+# samples; the stability measure uses `stability_n_perturbations` perturbations per image.
 # On the CPU profiles the subset is small, so intervals are wide, and the chapter says so;
 # the `paper` profile explains the whole test split.
 # Every setting is printed below.
@@ -97,15 +97,15 @@ P.describe(["attr_n_images", "ig_steps", "nt_samples", "abc_samples", "stability
 # %%
 x_eval, y_eval = eval_subset(data.test.x, data.test.y, P.attr_n_images, seed=P.seed)
 n_stab = max(1, len(x_eval) // 2)
-ABC = dict(mask_law="categorical", n_features=0.25, floor=1e-3, n_mutations=P.abc_samples)
+ABC = dict(mask_law="categorical", n_features=0.25, floor=1e-3, n_mutations=P.abc_n_mutations)
 NOISE_INTENSITY = 0.1  # additive white noise, std on [0, 1] spectrograms (as in chapter 3)
 STAB_EPS = 0.01  # perturbation std of the stability measure: NoiseTunnel's 0.01 of the paper
 PATH = dict(noise="on", noise_seed=0)  # the NSDE's fixed noise path
 print(f"test split: {len(data.test)} images; explained here: {len(x_eval)} "
       f"({len(set(y_eval.tolist()))} classes), every measure on each of {P.n_seeds} training seeds per model")
-print(f"IG steps {P.ig_steps}, NoiseTunnel samples {P.nt_samples} (std 0.01), ABC samples {P.abc_samples}, "
+print(f"IG steps {P.ig_n_steps}, NoiseTunnel samples {P.nt_samples} (std 0.01), ABC samples {P.abc_n_mutations}, "
       f"mutated fraction {ABC['n_features']}")
-print(f"stability: {n_stab} images x {P.stability_perturbations} perturbations, std {STAB_EPS}")
+print(f"stability: {n_stab} images x {P.stability_n_perturbations} perturbations, std {STAB_EPS}")
 print(f"noisy condition: white noise, std {NOISE_INTENSITY}")
 # NBVAL_CHECK_OUTPUT
 
@@ -127,7 +127,7 @@ maps = {}
 for name, runs in models.items():
     with at.explaining(runs[0].model, **PATH), torch.no_grad():
         pred = runs[0].model(x_fig).argmax(1)
-    for meth, a in at.cached_attributions(runs[0], x_fig, pred, n_steps=P.ig_steps, nt_samples=P.nt_samples,
+    for meth, a in at.cached_attributions(runs[0], x_fig, pred, n_steps=P.ig_n_steps, nt_samples=P.nt_samples,
                                           seed=P.seed, **PATH).items():
         maps[f"{name.split(' ')[0]}\n{names[meth]}"] = a
 figures.plot_attributions(x_fig, maps, row_labels=[data.class_names[c] for c in y_fig.tolist()],
@@ -147,8 +147,8 @@ plt.show()
 # first).
 
 # %%
-stab = {name: [at.cached_stability(t, x_eval[:n_stab], method="ig", n_perturbations=P.stability_perturbations,
-                                   epsilon=STAB_EPS, topk=0.1, seed=P.seed, n_steps=P.ig_steps, **PATH) for t in runs]
+stab = {name: [at.cached_stability(t, x_eval[:n_stab], method="ig", n_perturbations=P.stability_n_perturbations,
+                                   epsilon=STAB_EPS, topk=0.1, seed=P.seed, n_steps=P.ig_n_steps, **PATH) for t in runs]
         for name, runs in models.items()}
 summary = at.stability_summary({f"{name}, seed {i + 1}": t for name, tables in stab.items()
                                 for i, t in enumerate(tables)}, seed=P.seed)
@@ -189,7 +189,7 @@ Markdown("\n".join(f"- {line}" for line in lines))
 # %%
 (_, noisy_x, _), = noisy_inputs(x_eval, [NOISE_INTENSITY], "white", seed=P.seed + 1)
 conditions = {"clean": x_eval, f"white noise {NOISE_INTENSITY}": noisy_x}
-results = {(name, cond, i): cf.cached_abc(t, xc, y_eval, ig_steps=P.ig_steps, seed=P.seed, **ABC, **PATH)
+results = {(name, cond, i): cf.cached_abc(t, xc, y_eval, ig_steps=P.ig_n_steps, seed=P.seed, **ABC, **PATH)
            for name, runs in models.items() for cond, xc in conditions.items() for i, t in enumerate(runs)}
 
 
@@ -228,7 +228,7 @@ Markdown(abc_text)
 
 # %%
 published = {name: cf.abc_confidence(runs[0].model, x_eval, target=results[(name, "clean", 0)]["pred"],
-                                     attributions=results[(name, "clean", 0)]["attributions"], n_mutations=P.abc_samples,
+                                     attributions=results[(name, "clean", 0)]["attributions"], n_mutations=P.abc_n_mutations,
                                      mask_law="bernoulli", n_features=1, seed=P.seed, **PATH)
              for name, runs in models.items()}
 pd.DataFrame({name: {"mean ABC": f"{v.mean():.3f}", "share of images with ABC = 1": f"{(v == 1).float().mean():.2f}"}

@@ -156,29 +156,29 @@ Markdown(f"- {claim2}\n" + "\n".join(f"- **{shape} noise.** " + verdicts.compari
 # On test images that every classifier and seed classifies correctly (up to
 # `attack_n_images` of a seeded pool of `attack_pool`): the non-adaptive attack at every
 # budget, and EOT at the first two of the profile's adaptive budgets, scored by expected
-# accuracy over `score_draws` fresh ensembles. PLAID's images have the book's size, so the budgets mean the same
+# accuracy over `draws` fresh ensembles. PLAID's images have the book's size, so the budgets mean the same
 # per-pixel change as in the robustness chapter.
 
 # %%
 x_pool, y_pool = eval_subset(plaid.test.x, plaid.test.y, P.attack_pool, seed=Q.seed)
-clean = {label: correctness_matrix(r, x_pool, y_pool, noise=noise, samples=k, draws=P.score_draws, seed=Q.seed)
+clean = {label: correctness_matrix(r, x_pool, y_pool, noise=noise, samples=k, draws=P.draws, seed=Q.seed)
          for label, (r, noise, k) in forms.items()}
 keep = protocols.clean_correct_subset(clean, P.attack_n_images)
 x_att, y_att = x_pool[keep], y_pool[keep]
-common = dict(n_iter=P.apgd_iters, seed=Q.seed, draws=P.score_draws)
+common = dict(n_iter=P.apgd_n_iter, seed=Q.seed, draws=P.draws)
 attacked = {"baseline": at.attack_seeds(runs["baseline"], x_att, y_att, P.attack_eps, noise="off", **common),
             "NSDE ensemble, non-adaptive": at.attack_seeds(runs["nsde"], x_att, y_att, P.attack_eps, noise="on",
                                                            samples=Q.eval_samples, **common),
-            f"NSDE ensemble, EOT-{P.eot_iters}": at.attack_seeds(runs["nsde"], x_att, y_att, P.adaptive_eps[:2],
+            f"NSDE ensemble, EOT-{P.eot_iter}": at.attack_seeds(runs["nsde"], x_att, y_att, P.adaptive_eps[:2],
                                                                 noise="on", samples=Q.eval_samples,
-                                                                eot_iter=P.eot_iters, **common)}
+                                                                eot_iter=P.eot_iter, **common)}
 print(f"{len(x_att)} attacked images (every classifier right on them), {Q.n_seeds} seeds; robust accuracy (%):")
 format_tables(attacked, "eps")
 
 # %%
 paper_eps = [e for e in paper.TABLE3["eps"] if e in P.attack_eps]
 na = compare_tables(attacked["NSDE ensemble, non-adaptive"], attacked["baseline"], "eps", seed=Q.seed).loc[paper_eps]
-eot = compare_tables(attacked[f"NSDE ensemble, EOT-{P.eot_iters}"], attacked["baseline"], "eps", seed=Q.seed)
+eot = compare_tables(attacked[f"NSDE ensemble, EOT-{P.eot_iter}"], attacked["baseline"], "eps", seed=Q.seed)
 claim3 = verdicts.claim_sentence("the NSDE keeps more accuracy under APGD-CE (non-adaptive)",
                                  "On PLAID the NSDE ensemble", "the baseline", na, unit="budget", units="budgets")
 claim3a = verdicts.claim_sentence("the NSDE keeps more accuracy against an adaptive attack",
@@ -197,7 +197,7 @@ Markdown(f"- {claim3}\n- {claim3a}")
 
 # %%
 x_eval, y_eval = eval_subset(plaid.test.x, plaid.test.y, P.attr_n_images, seed=Q.seed)
-abc_kw = dict(mask_law="categorical", n_features=0.25, n_mutations=P.abc_samples, ig_steps=P.ig_steps, seed=Q.seed,
+abc_kw = dict(mask_law="categorical", n_features=0.25, n_mutations=P.abc_n_mutations, ig_steps=P.ig_n_steps, seed=Q.seed,
               noise="on", noise_seed=0)
 res = {name: [cf.cached_abc(t, x_eval, y_eval, **abc_kw) for t in r] for name, r in runs.items()}
 pooled = {name: {k: torch.cat([x[k] for x in rs]).numpy() for k in ("abc", "msp", "correct")}

@@ -27,13 +27,13 @@
 #
 # **Our design of [8]** (no code of it is public; every choice is a parameter of
 # `nsde.studies.attribution_noise.shaped_rounds`): the attribution is the saliency map (absolute input
-# gradient) of the true class, unless the profile says IG (`shaping_attribution`); the
+# gradient) of the true class, unless the profile says IG (`envelope_attribution`); the
 # envelope puts the noise power of each pixel in proportion to its attribution's magnitude,
 # with a quarter of the power kept uniform everywhere (`mix = 0.25`); in the network it is
 # area-pooled to each stage's resolution and normalised to unit mean power, so `sigma` keeps
 # its meaning, and multiplies the Brownian-sheet increments; round 0 is the uniform Brownian
 # NSDE, each later round trains a new NSDE (same initial weights) with the envelopes of the
-# previous round's attributions (`shaping_rounds`); at test time the envelope is the mean of
+# previous round's attributions (`envelope_rounds`); at test time the envelope is the mean of
 # the training envelopes, one fixed map, so attacks differentiate exactly the evaluated
 # function.
 #
@@ -74,12 +74,12 @@ t_start = time.perf_counter()
 data = load_dataset(P.dataset, image_size=P.image_size, seed=P.seed, n_per_class=P.n_per_class)
 baseline = train_zoo(data, P)["baseline"][0]
 grid = parse_grid(P.shape_grid)
-P.describe(["shape_grid", "shaping_rounds", "shaping_attribution", "shape_n_images", "eot_iters"])
+P.describe(["shape_grid", "envelope_rounds", "envelope_attribution", "shape_n_images", "eot_iter"])
 
 # %% [markdown]
 # ## Does a cheap attribution give the same envelope?
 #
-# Integrated Gradients costs `ig_steps` backward passes per image, saliency one. The
+# Integrated Gradients costs `ig_n_steps` backward passes per image, saliency one. The
 # envelope only keeps each map area-pooled to the feature maps' resolution, so what matters
 # is whether the two rank the coarse regions alike: per image, the Spearman correlation of
 # the two pooled maps, on the Brownian NSDE of round 0.
@@ -88,7 +88,7 @@ P.describe(["shape_grid", "shaping_rounds", "shaping_attribution", "shape_n_imag
 round0 = train_or_load(ModelSpec(arch=P.arch, kind="nsde", noise_shape="brownian", sigma=P.sigma, **recipe(P.arch)),
                        TrainConfig(epochs=P.epochs, batch_size=P.batch_size, lr=float(P.lr), seed=P.seed), data)
 xs, ys = eval_subset(data.train.x, data.train.y, 32, seed=P.seed)
-maps = {m: attribute(round0.model, xs, ys, m, n_steps=P.ig_steps, noise="on", noise_seed=0) for m in ("ig", "saliency")}
+maps = {m: attribute(round0.model, xs, ys, m, n_steps=P.ig_n_steps, noise="on", noise_seed=0) for m in ("ig", "saliency")}
 agreement = pd.DataFrame({f"{s}x{s}": map_agreement(maps["ig"], maps["saliency"], (s, s)).numpy()
                           for s in (P.image_size // 4, P.image_size // 8, P.image_size // 16)}).describe().loc[
     ["mean", "25%", "50%", "75%"]]
@@ -102,7 +102,7 @@ agreement.round(2)
 
 # %%
 t0 = time.perf_counter()
-models = ss.grid_models(data, P, grid, rounds=P.shaping_rounds, attribution=P.shaping_attribution)
+models = ss.grid_models(data, P, grid, rounds=P.envelope_rounds, attribution=P.envelope_attribution)
 metrics = ss.grid_metrics(models, baseline, data, P, n_images=P.shape_n_images, eps=P.adaptive_eps[0])
 diffs = ss.grid_differences(metrics, seed=P.seed)
 print(f"{len(models)} NSDEs and the baseline scored in {time.perf_counter() - t0:.0f} s")

@@ -72,7 +72,7 @@ def test_paper_models_train_resume_and_evaluate(paper_setup, tmp_path, monkeypat
     assert ((adv - x[:1]).flatten(1).norm(dim=1) <= 0.05 + 1e-4).all()
     ig = attribute(nsde, x[:1], y[:1], "ig", n_steps=2, internal_batch_size=2)
     assert ig.shape == x[:1].shape and torch.isfinite(ig).all()
-    v = sp.coalition_values(nsde, x, y, P.iaside_bands, coalitions=sp.all_coalitions(P.iaside_bands)[-1:],
+    v = sp.coalition_values(nsde, x, y, P.iaside_n_bands, coalitions=sp.all_coalitions(P.iaside_n_bands)[-1:],
                             show_progress=False)
     assert v.shape == (1,) and torch.isfinite(v).all()
 

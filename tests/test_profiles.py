@@ -117,3 +117,40 @@ def test_runner_names_an_unusable_cache_folder(tmp_path, monkeypatch, capsys):
     assert runbook.main(["execute", "--profile", "quick", "--chapters", "01"]) == 2
     err = capsys.readouterr().err
     assert "is a file, not a folder" in err and str(blocker) in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_old_setting_name_is_refused_with_its_new_name(tmp_path):
+    text = _base().replace("  eot_iter: ", "  eot_iters: ")
+    with pytest.raises(ProfileError, match=r"old setting name\(s\) 'eot_iters' \(now 'eot_iter'\)"):
+        load_profiles(write(tmp_path, text))
+
+
+def test_a_user_profile_takes_the_settings_it_does_not_set_from_default(tmp_path, monkeypatch):
+    user = tmp_path / "mine.yaml"
+    user.write_text("mine:\n  epochs: 2\nsmall:\n  extends: quick\n  n_seeds: 1\n")
+    monkeypatch.setenv("NSDE_PROFILES", str(user))
+    profiles = load_profiles()
+    default, quick = profiles["default"], profiles["quick"]
+    assert profiles["mine"].epochs == 2 and profiles["mine"].image_size == default.image_size
+    assert profiles["small"].n_seeds == 1 and profiles["small"].image_size == quick.image_size
+    assert get_profile("mine").name == "mine"
+
+
+def test_a_user_profile_may_not_shadow_a_shipped_one_or_extend_an_unknown_one(tmp_path, monkeypatch):
+    user = tmp_path / "mine.yaml"
+    monkeypatch.setenv("NSDE_PROFILES", str(user))
+    user.write_text("default:\n  epochs: 2\n")
+    with pytest.raises(ProfileError, match="'default' is already defined by the package"):
+        load_profiles()
+    user.write_text("mine:\n  extends: fastest\n")
+    with pytest.raises(ProfileError, match="extends 'fastest', which is not defined"):
+        load_profiles()
+    monkeypatch.setenv("NSDE_PROFILES", str(tmp_path / "missing.yaml"))
+    with pytest.raises(ProfileError, match="no such profiles file"):
+        load_profiles()
+
+
+def test_the_shipped_profiles_are_package_data():
+    from importlib import resources
+
+    assert resources.files("nsde.studies").joinpath("profiles.yaml").is_file()

@@ -8,7 +8,7 @@ round so that it concentrates where attributions are high, starting from uniform
 No code of [8] is public; this module is our design of it, every choice a parameter:
 
 * **Which attribution** (``attribution``): ``"saliency"`` (the absolute input gradient, one
-  backward pass per image) by default, or ``"ig"`` (Integrated Gradients, ``ig_steps``
+  backward pass per image) by default, or ``"ig"`` (Integrated Gradients, ``ig_n_steps``
   passes); :func:`map_agreement` measures how similar the two are once pooled to the
   feature maps' resolution, which is all the envelope keeps (chapter 8 shows it).
 * **Of which class**: the true class of each training image (training knows it).

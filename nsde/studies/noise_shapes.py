@@ -69,15 +69,15 @@ def _per_image(trained, splits, x_eval, y_eval, x_att, y_att, p, intensities, ep
     out = {"clean": correctness(trained, splits.test.x, splits.test.y, noise=noise, samples=samples, seed=seed)}
     curve = noise_accuracy(trained, x_eval, y_eval, intensities, noise=noise, samples=samples, seed=seed)
     out["noise AUC"] = noise_auc(curve, seed=seed)[1]
-    na = at.run_attack(trained, x_att, y_att, [eps], noise=noise, samples=samples, n_iter=p.apgd_iters, seed=seed,
-                       draws=p.score_draws)
+    na = at.run_attack(trained, x_att, y_att, [eps], noise=noise, samples=samples, n_iter=p.apgd_n_iter, seed=seed,
+                       draws=p.draws)
     out["APGD non-adaptive"] = na["correct"][eps]
-    eot = at.run_attack(trained, x_att, y_att, [eps], noise=noise, samples=samples, n_iter=p.apgd_iters,
-                        eot_iter=p.eot_iters if noise == "on" else 1, seed=seed, draws=p.score_draws)
+    eot = at.run_attack(trained, x_att, y_att, [eps], noise=noise, samples=samples, n_iter=p.apgd_n_iter,
+                        eot_iter=p.eot_iter if noise == "on" else 1, seed=seed, draws=p.draws)
     out["APGD EOT"] = eot["correct"][eps]
     n_stab = max(1, min(16, len(x_eval) // 4))
     stab = cached_stability(trained, x_eval[:n_stab], method="ig", n_perturbations=1, epsilon=0.01, topk=0.1, seed=seed,
-                            n_steps=p.ig_steps, noise="on", noise_seed=0)
+                            n_steps=p.ig_n_steps, noise="on", noise_seed=0)
     for m in ("topk", "spearman", "log_change"):
         out[f"stability {m}"] = stab.groupby("image")[m].mean().to_numpy()
     return out
@@ -91,8 +91,8 @@ def grid_metrics(models: dict, baseline, splits, profile, *, n_images: int = 64,
         models: ``{(shape, sigma): TrainedModel}`` from :func:`grid_models`.
         baseline: the baseline ``TrainedModel`` (scored with its drift path).
         splits: the data.
-        profile: the profile (``eval_samples, apgd_iters, eot_iters, score_draws, ig_steps,
-            abc_samples, iaside_bands, seed``).
+        profile: the profile (``eval_samples, apgd_n_iter, eot_iter, draws, ig_n_steps,
+            abc_n_mutations, iaside_n_bands, seed``).
         n_images: test images of the noise, attack, stability and ABC measures.
         eps: the attacks' L2 budget.
         intensities: the white-noise intensities of the noise AUC.
@@ -109,8 +109,8 @@ def grid_metrics(models: dict, baseline, splits, profile, *, n_images: int = 64,
         scores[label] = _per_image(trained, splits, x_eval, y_eval, x_eval, y_eval, p, list(intensities), eps,
                                    noise, k)
         abc = cached_abc(trained, x_eval[:32], y_eval[:32], mask_law="categorical", n_features=0.25,
-                         n_mutations=p.abc_samples, ig_steps=p.ig_steps, seed=p.seed, noise="on", noise_seed=0)
-        srs = sp.cached_spectral_importance(trained, x_eval[:32], y_eval[:32], n_bands=p.iaside_bands,
+                         n_mutations=p.abc_n_mutations, ig_steps=p.ig_n_steps, seed=p.seed, noise="on", noise_seed=0)
+        srs = sp.cached_spectral_importance(trained, x_eval[:32], y_eval[:32], n_bands=p.iaside_n_bands,
                                             replace="random", noise="off", seed=p.seed, show_progress=False).srs
         scalars[label] = {"ABC AUROC": auroc(abc["abc"].numpy(), abc["correct"].numpy()), "SRS": srs}
     return {"scores": scores, "scalars": scalars}

@@ -33,7 +33,19 @@ USER_FILE_ENV = "NSDE_PROFILES"
 #: The key of a profile naming the profile whose settings it starts from.
 EXTENDS = "extends"
 #: Settings renamed in 0.2 (old name -> new): a profile using an old name gets a message naming the new one.
-RENAMED: dict[str, str] = {}
+RENAMED: dict[str, str] = {
+    "apgd_iters": "apgd_n_iter",
+    "eot_iters": "eot_iter",
+    "aa_iters": "aa_n_iter",
+    "square_queries": "square_n_queries",
+    "ig_steps": "ig_n_steps",
+    "abc_samples": "abc_n_mutations",
+    "stability_perturbations": "stability_n_perturbations",
+    "score_draws": "draws",
+    "iaside_bands": "iaside_n_bands",
+    "shaping_rounds": "envelope_rounds",
+    "shaping_attribution": "envelope_attribution",
+}
 
 
 class ProfileError(ValueError):
@@ -144,30 +156,30 @@ class Profile:
     attack_pool: Any = _setting(_int(1, none=True), "candidate test images the attacked set is drawn from")
     attack_n_images: Any = _setting(_int(1, none=True), "attacked images (all models classify them correctly)")
     attack_eps: list = _setting(_numbers(increasing=True), "L2 budgets of the non-adaptive attack")
-    apgd_iters: int = _setting(_int(1), "APGD iterations")
-    eot_iters: int = _setting(_int(1), "EOT draws per gradient of the adaptive attack")
+    apgd_n_iter: int = _setting(_int(1), "APGD iterations")
+    eot_iter: int = _setting(_int(1), "EOT draws per gradient of the adaptive attack")
     adaptive_eps: list = _setting(_numbers(increasing=True), "L2 budgets of the adaptive attacks")
-    score_draws: int = _setting(_int(1), "fresh ensembles scoring each attacked image of a random model")
-    aa_iters: int = _setting(_int(1), "iterations of AutoAttack-rand (the protocol: 100)")
-    square_queries: int = _setting(_int(1), "queries of the Square attack")
+    draws: int = _setting(_int(1), "fresh ensembles scoring each attacked image of a random model")
+    aa_n_iter: int = _setting(_int(1), "iterations of AutoAttack-rand (the protocol: 100)")
+    square_n_queries: int = _setting(_int(1), "queries of the Square attack")
     check_n_images: Any = _setting(_int(1, none=True), "images of the gradient-masking checks")
     # --- explanations (chapter 4)
     attr_n_images: Any = _setting(_int(1, none=True), "test images explained")
-    ig_steps: int = _setting(_int(1), "Integrated Gradients steps")
+    ig_n_steps: int = _setting(_int(1), "Integrated Gradients steps")
     nt_samples: int = _setting(_int(1), "NoiseTunnel samples")
-    abc_samples: int = _setting(_int(1), "ABC samples per image")
-    stability_perturbations: int = _setting(_int(1), "perturbations per image of the stability measure")
+    abc_n_mutations: int = _setting(_int(1), "ABC samples per image")
+    stability_n_perturbations: int = _setting(_int(1), "perturbations per image of the stability measure")
     # --- spectral decomposition (chapter 5)
     iaside_k: Any = _setting(_int(2, none=True), "images of the I-ASIDE game")
-    iaside_bands: int = _setting(_int(2), "I-ASIDE bands")
+    iaside_n_bands: int = _setting(_int(2), "I-ASIDE bands")
     # --- less training data (chapter 6)
     train_fractions: list = _setting(_numbers(at_most=1.0), "training-set fractions of the data-size study")
     data_size_intensities: list = _setting(_numbers(0.0, strict=False, increasing=True),
                                            "white-noise intensities of the data-size study")
     # --- noise shapes (chapter 8)
     shape_grid: list = _setting(lambda v: _grid(v), "NSDEs of the noise-shape study, as 'shape@sigma' entries")
-    shaping_rounds: int = _setting(_int(0), "rounds of attribution shaping (0: uniform noise only)")
-    shaping_attribution: str = _setting(_choice(("saliency", "ig")), "attribution the noise envelopes come from")
+    envelope_rounds: int = _setting(_int(0), "rounds of attribution shaping (0: uniform noise only)")
+    envelope_attribution: str = _setting(_choice(("saliency", "ig")), "attribution the noise envelopes come from")
     shape_n_images: int = _setting(_int(8), "test images of the noise-shape study's measures")
     # --- real recordings (the PLAID chapter)
     plaid_epochs: int = _setting(_int(1), "training epochs on PLAID")

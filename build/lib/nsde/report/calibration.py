@@ -1,0 +1,249 @@
+"""The verdict pipeline's error rates, measured by simulating it (issue: verdicts are tests).
+
+A verdict of this book is a statistical test; this module proves its false-positive rate,
+the coverage of its intervals and its power by running the very functions the chapters
+run (:func:`nsde.stats.compare.endpoint_tests` then :func:`nsde.report.claims.judge`) on
+simulated per-image correctness tables whose truth is known.
+
+**The simulated tables** (:func:`simulate_tables`) have the structure of real ones: a
+model ``m`` of training seed ``s`` classifies image ``i`` at setting ``j`` correctly when
+the latent
+
+    c_j + delta_m + sqrt(r_image) Z_i + sqrt(r_pair) W_mi + sqrt(r_seed) V_ms + sqrt(rest) E_msij
+
+is positive (a probit model): ``c_j`` sets the accuracy at setting ``j`` (falling with the
+noise intensity), ``Z_i`` is the image's difficulty shared by both models and every setting,
+``W_mi`` how much image ``i`` suits model ``m`` (a model x image interaction), ``V_ms`` the
+seed's luck (shared by every image and setting of that trained network; ``rho`` correlates
+the seed effects of the two models of one seed index, which share initial weights and
+data order), and ``E`` the rest. ``delta`` shifts model a's latent: 0 is the null.
+
+**Sizes from a build** (:func:`estimate_structure`): the accuracies ``c_j``, and the
+variance fractions from a build's own tables: ``r_image`` and ``r_pair`` from how often two
+seeds agree on an image (tetrachoric correlations), ``r_seed`` from the spread of the
+seeds' accuracies beyond what the images explain.
+
+**Results**: :func:`calibrate` gives, at each true effect, how often each verdict word
+came out, the coverage of the primary interval and the mean interval width;
+:func:`power_curve` the probability of a verdict in the paper's direction against the true
+effect. The fast tests (``tests/test_calibration.py``) run a few hundred replicates with a
+binomial tolerance; ``benchmarks/bench_calibration.py`` runs 1,000 or more and writes
+``results/calibration.csv``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import optimize as _opt
+from scipy import stats as _st
+
+from nsde.report.claims import CLAIMS, Claim, judge
+from nsde.stats.compare import endpoint_tests, table_from_scores
+
+__all__ = ["Structure", "AUDIT", "simulate_tables", "true_difference", "estimate_structure", "calibrate",
+           "power_curve", "FALSE_POSITIVE_WORDS"]
+
+#: The words that claim a difference; under the null any of them is a false positive.
+FALSE_POSITIVE_WORDS = ("holds", "holds in part", "is mixed", "does not hold", "higher", "lower")
+
+
+@dataclass(frozen=True)
+class Structure:
+    """The sizes of a simulated comparison (module docstring).
+
+    Attributes:
+        accuracy: the accuracy at each setting when ``delta = 0`` (fractions).
+        r_image, r_pair, r_seed: fractions of the latent variance from the image, the
+            model x image interaction and the training seed; the rest is per evaluation.
+        rho: correlation of the two models' seed effects at one seed index.
+        settings: the setting values (intensities, budgets).
+    """
+
+    accuracy: tuple[float, ...]
+    r_image: float = 0.45
+    r_pair: float = 0.05
+    r_seed: float = 0.02
+    rho: float = 0.0
+    settings: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.accuracy or not all(0 < p < 1 for p in self.accuracy):
+            raise ValueError(f"accuracies must lie strictly between 0 and 1, but found {self.accuracy}")
+        parts = (self.r_image, self.r_pair, self.r_seed)
+        if min(parts) < 0 or sum(parts) >= 1:
+            raise ValueError(f"variance fractions must be >= 0 and sum to less than 1, but found {parts}")
+        if not -1 <= self.rho <= 1:
+            raise ValueError(f"rho must lie in [-1, 1], but found {self.rho}")
+        if self.settings is not None and len(self.settings) != len(self.accuracy):
+            raise ValueError("one setting value per accuracy")
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        return self.settings if self.settings is not None else tuple(float(j) for j in range(len(self.accuracy)))
+
+
+#: Sizes like those the statistical audit of the old pipeline used: accuracy falling from
+#: 86% to 5% over the paper's eight intensities, a seed-to-seed spread of several points.
+AUDIT = Structure(accuracy=(0.86, 0.72, 0.55, 0.40, 0.28, 0.12, 0.07, 0.05), r_image=0.45, r_pair=0.05,
+                  r_seed=0.03, settings=(0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 0.75, 1.0))
+
+
+def simulate_tables(structure: Structure, n_seeds: int, n_images: int, rng: np.random.Generator, *,
+                    delta: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-image correctness ``(S, J, N)`` of model a and model b (module docstring).
+
+    Args:
+        structure: the sizes.
+        n_seeds, n_images: seeds per model and images.
+        rng: the random generator.
+        delta: model a's shift on the latent (probit) scale.
+    """
+    st = structure
+    c = _st.norm.ppf(np.asarray(st.accuracy))[None, :, None]
+    z = rng.standard_normal(n_images)[None, None, :]
+    v = rng.multivariate_normal([0.0, 0.0], [[1.0, st.rho], [st.rho, 1.0]], size=n_seeds)
+    rest = 1.0 - st.r_image - st.r_pair - st.r_seed
+    out = []
+    for m, shift in ((0, delta), (1, 0.0)):
+        w = rng.standard_normal(n_images)[None, None, :]
+        e = rng.standard_normal((n_seeds, len(st.accuracy), n_images))
+        latent = (c + shift + math.sqrt(st.r_image) * z + math.sqrt(st.r_pair) * w
+                  + math.sqrt(st.r_seed) * v[:, m][:, None, None] + math.sqrt(rest) * e)
+        out.append((latent > 0).astype(float))
+    return out[0], out[1]
+
+
+def true_difference(structure: Structure, delta: float, settings: Sequence[int] | None = None) -> float:
+    """The population value of the endpoint (mean accuracy difference of a minus b over
+    ``settings``, default all) for a latent shift ``delta``: exact, from the probit model."""
+    idx = range(len(structure.accuracy)) if settings is None else settings
+    c = _st.norm.ppf(np.asarray(structure.accuracy))[list(idx)]
+    return float(np.mean(_st.norm.cdf(c + delta) - _st.norm.cdf(c)))
+
+
+def _delta_for(structure: Structure, effect: float) -> float:
+    """The latent shift whose true endpoint difference is ``effect``."""
+    if effect == 0:
+        return 0.0
+    return float(_opt.brentq(lambda d: true_difference(structure, d) - effect, -6.0, 6.0))
+
+
+def _tetrachoric(p11: float, p1: float, p2: float) -> float:
+    """The latent correlation of two probit indicators with marginals ``p1, p2`` and joint
+    ``P(both) = p11``."""
+    if not (0 < p1 < 1 and 0 < p2 < 1):
+        return 0.0
+    a, b = _st.norm.ppf(p1), _st.norm.ppf(p2)
+
+    def joint(r):
+        return _st.multivariate_normal(mean=[0, 0], cov=[[1, r], [r, 1]]).cdf([a, b]) - p11
+
+    lo, hi = joint(-0.99), joint(0.99)
+    if lo >= 0:
+        return -0.99
+    if hi <= 0:
+        return 0.99
+    return float(_opt.brentq(joint, -0.99, 0.99))
+
+
+def estimate_structure(a: np.ndarray, b: np.ndarray, settings: Sequence[float] | None = None) -> Structure:
+    """The :class:`Structure` of a build's own comparison, by moments.
+
+    Args:
+        a, b: per-image correctness ``(S, J, N)`` (0/1, or expected correctness) of the two
+            compared models on the same images, ``S >= 2`` seeds.
+        settings: the setting values.
+
+    Returns:
+        A :class:`Structure` with ``delta = 0`` accuracies (both models pooled).
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape or a.ndim != 3 or a.shape[0] < 2:
+        raise ValueError(f"need two (seeds >= 2, settings, images) tables of one shape, but found {a.shape}, {b.shape}")
+    s, j, n = a.shape
+    p = np.clip((a.mean((0, 2)) + b.mean((0, 2))) / 2, 0.01, 0.99)
+    same, cross = [], []  # latent correlations of two seeds of one model, of the two models
+    for k in range(j):
+        if not 0.02 < p[k] < 0.98:
+            continue
+        for m in (a, b):
+            x = (m[:, k] > 0.5).astype(float)
+            for s1 in range(s):
+                for s2 in range(s1 + 1, s):
+                    same.append(_tetrachoric(float((x[s1] * x[s2]).mean()), x[s1].mean(), x[s2].mean()))
+        xa, xb = (a[:, k] > 0.5).astype(float), (b[:, k] > 0.5).astype(float)
+        for s1 in range(s):
+            for s2 in range(s):
+                if s1 != s2:
+                    cross.append(_tetrachoric(float((xa[s1] * xb[s2]).mean()), xa[s1].mean(), xb[s2].mean()))
+    r_image = float(np.clip(np.mean(cross) if cross else 0.45, 0.0, 0.9))
+    r_pair = float(np.clip((np.mean(same) if same else r_image) - r_image, 0.0, 0.9 - r_image))
+    # seed spread: the variance of per-seed accuracy beyond what finite images explain
+    per_seed = np.concatenate([a.mean(2), b.mean(2)])  # (2S, J)
+    noise = (per_seed.mean(0) * (1 - per_seed.mean(0))) * (1 - r_image - r_pair) / n
+    excess = np.clip(per_seed.var(0, ddof=1) - noise, 0.0, None)
+    slope = _st.norm.pdf(_st.norm.ppf(p)) ** 2  # d accuracy / d latent, squared
+    r_seed = float(np.clip(np.mean(excess / np.maximum(slope, 1e-3)), 0.0, 0.95 - r_image - r_pair))
+    return Structure(tuple(float(x) for x in p), r_image, r_pair, r_seed, 0.0,
+                     tuple(settings) if settings is not None else None)
+
+
+def _replicate(structure: Structure, claim: Claim, n_seeds: int, n_images: int, rng, delta: float):
+    a, b = simulate_tables(structure, n_seeds, n_images, rng, delta=delta)
+    values = list(structure.values)
+    ta = table_from_scores("setting", values, [a[:, k] for k in range(len(values))])
+    tb = table_from_scores("setting", values, [b[:, k] for k in range(len(values))])
+    primary, per_setting = endpoint_tests(ta, tb, "setting", values)
+    return judge(replace(claim, paper_effect=None), primary, settings=per_setting, included=values)
+
+
+def calibrate(structure: Structure, *, n_seeds: int, n_images: int, effects: Sequence[float] = (0.0,),
+              claim: Claim | str = "table2", reps: int = 200, seed: int = 0) -> pd.DataFrame:
+    """Run the verdict pipeline on simulated tables at each true effect.
+
+    Args:
+        structure: the sizes (:class:`Structure`, e.g. :func:`estimate_structure` of a build).
+        n_seeds, n_images: the build's sizes.
+        effects: true endpoint differences (fractions) of model a minus model b.
+        claim: the claim whose verdict rule is run (its direction and margin).
+        reps: replicates per effect.
+        seed: seed of the simulation.
+
+    Returns:
+        One row per effect: ``effect, reps, claims a difference`` (the rate of
+        :data:`FALSE_POSITIVE_WORDS`), ``in the paper's direction``, one column per verdict
+        word with its rate, ``coverage`` (of the primary 95% interval), ``mean width``,
+        ``seeds, images``.
+    """
+    claim = CLAIMS[claim] if isinstance(claim, str) else claim
+    rng = np.random.default_rng(seed)
+    rows = []
+    for effect in effects:
+        delta = _delta_for(structure, effect)
+        truth = true_difference(structure, delta)
+        words, covered, widths, toward = [], 0, [], 0
+        for _ in range(reps):
+            v = _replicate(structure, claim, n_seeds, n_images, rng, delta)
+            words.append(v.word)
+            covered += v.primary.low <= truth <= v.primary.high
+            widths.append(v.primary.high - v.primary.low)
+            toward += v.word in ("holds", "holds in part") or (claim.direction == 0 and v.word == claim.higher)
+        counts = pd.Series(words).value_counts()
+        row = {"effect": effect, "reps": reps, "seeds": n_seeds, "images": n_images,
+               "claims a difference": float(sum(counts.get(w, 0) for w in FALSE_POSITIVE_WORDS)) / reps,
+               "in the paper's direction": toward / reps, "coverage": covered / reps,
+               "mean width": float(np.mean(widths))}
+        row.update({w: float(counts.get(w, 0)) / reps for w in sorted(set(words))})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def power_curve(structure: Structure, *, n_seeds: int, n_images: int, effects: Sequence[float],
+                claim: Claim | str = "table2", reps: int = 200, seed: int = 0) -> pd.DataFrame:
+    """``effect, power``: how often the verdict goes the paper's way at each true effect."""
+    cal = calibrate(structure, n_seeds=n_seeds, n_images=n_images, effects=effects, claim=claim, reps=reps, seed=seed)
+    return cal[["effect", "in the paper's direction", "coverage"]].rename(columns={"in the paper's direction": "power"})

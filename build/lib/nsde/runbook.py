@@ -1,0 +1,352 @@
+"""Execute the book's chapters with papermill and build the HTML book with Jupyter Book.
+
+Usage (the Makefile wraps these)::
+
+    python -m nsde.runbook book --profile default     # execute every chapter, build HTML
+    python -m nsde.runbook execute --profile quick    # execute only
+    python -m nsde.runbook build --notebooks DIR      # build HTML from executed notebooks
+    python -m nsde.runbook refs                       # refresh tests/notebooks (quick)
+    python -m nsde.runbook check                      # validate profiles against chapters
+
+Chapters are jupytext percent-format ``.py`` files listed in ``_toc.yml``; Markdown pages
+are copied as they are. Every chapter takes one parameter, ``profile``; every profile is
+validated (:mod:`nsde.studies.profiles`) before any chapter runs, so a misspelt, missing or
+ill-typed setting stops the run at once. Chapters run in TOC order, except those of
+:data:`RUN_LAST` (the findings page, which reads what the others recorded). A chapter that
+fails or whose kernel dies stops the run with its name; its partly executed notebook is
+kept as ``<chapter>.failed.ipynb``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from nsde._infra.cache import cache_root
+from nsde.report.findings import clear
+from nsde.studies.profiles import (
+    USER_FILE_ENV,
+    ProfileError,
+    get_profile,
+    load_profiles,
+    user_profiles_file,
+)
+
+__all__ = ["REPO", "RUN_LAST", "toc_entries", "convert_chapters", "declared_parameters", "execute_book",
+           "build_html", "strip_volatile", "mark_for_rendering", "check_chapters", "check", "stage", "refresh_refs",
+           "main"]
+
+REPO = Path(__file__).resolve().parents[1]
+TOC = REPO / "_toc.yml"
+CONFIG = REPO / "_config.yml"
+BUILD = REPO / "_build"
+REFS = REPO / "tests" / "notebooks"
+KERNEL = "python3"
+#: Chapters executed after all others (they read what the others recorded).
+RUN_LAST = ("book/00_findings",)
+
+
+def toc_entries(toc: Path = TOC) -> list[str]:
+    """The ``file:`` entries of ``_toc.yml`` in reading order, root first (no suffix)."""
+    data = yaml.safe_load(toc.read_text())
+    entries = [data["root"]]
+
+    def walk(items):
+        for item in items or []:
+            if "file" in item:
+                entries.append(item["file"])
+            walk(item.get("sections"))
+            for part in item.get("parts", []) or []:
+                walk(part.get("chapters"))
+
+    walk(data.get("chapters"))
+    for part in data.get("parts", []) or []:
+        walk(part.get("chapters"))
+    return entries
+
+
+def _source(entry: str) -> Path:
+    for suffix in (".py", ".md", ".ipynb"):
+        path = REPO / f"{entry}{suffix}"
+        if path.exists():
+            return path
+    raise FileNotFoundError(f"_toc.yml lists {entry!r}, but none of {entry}.py/.md/.ipynb exists")
+
+
+def convert_chapters(dest: Path) -> dict[str, Path]:
+    """Convert every ``.py`` chapter of the TOC to an unexecuted notebook under ``dest``.
+
+    Returns:
+        ``{toc entry: notebook path}`` for the notebook chapters, in TOC order.
+    """
+    import jupytext
+
+    out = {}
+    for entry in toc_entries():
+        src = _source(entry)
+        if src.suffix != ".py":
+            continue
+        nb = jupytext.read(src)
+        nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
+        nb.metadata.setdefault("jupytext", {}).pop("formats", None)
+        path = dest / f"{entry}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        jupytext.write(nb, path, fmt="ipynb")
+        out[entry] = path
+    return out
+
+
+def declared_parameters(notebooks: dict[str, Path]) -> dict[str, dict]:
+    """``{chapter: {parameter: default}}`` read from each notebook's parameters cell."""
+    import papermill
+
+    declared = {}
+    for entry, path in notebooks.items():
+        params = papermill.inspect_notebook(str(path))
+        if not params:
+            raise ProfileError(f"{entry}.py has no cell tagged 'parameters'")
+        declared[f"{entry}.py"] = {name: info.get("default") for name, info in params.items()}
+    return declared
+
+
+def check_chapters(declared: dict[str, dict]) -> None:
+    """Every chapter takes exactly one parameter, ``profile`` (its settings come from the profile)."""
+    for chapter, params in declared.items():
+        if set(params) != {"profile"}:
+            raise ProfileError(f"{chapter}: its parameters cell must set only `profile` (settings belong in "
+                               f"a profile), but it sets {sorted(params)}")
+
+
+def check(profile: str | None = None) -> dict[str, dict]:
+    """Validate the profiles file and the chapters' parameters cells; return the latter."""
+    load_profiles()
+    if profile is not None:
+        get_profile(profile)
+    notebooks = convert_chapters(BUILD / "converted")
+    declared = declared_parameters(notebooks)
+    check_chapters(declared)
+    return declared
+
+
+def strip_volatile(path: Path) -> None:
+    """Make an executed notebook a clean nbval reference.
+
+    Removes papermill's timing metadata and gives cells stable ids ``cell-<index>`` (so
+    references diff cleanly), and removes stderr outputs (progress bars and library
+    warnings, which name paths of the machine that ran them; the tests do not compare
+    stderr).
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("papermill", None)
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i}"
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
+    nbformat.write(nb, path)  # execution counts stay: nbval treats a cell without one as unrun
+
+
+def mark_for_rendering(path: Path) -> None:
+    """Hide the parameters plumbing of an executed notebook from the rendered page.
+
+    The chapter's default parameters cell and papermill's injected cell both get the
+    Jupyter Book tag ``remove-cell``: each chapter prints the settings it uses itself, so
+    a reader sees them once.
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(nb, path)
+
+
+def _order(entries: list[str]) -> list[str]:
+    return [e for e in entries if e not in RUN_LAST] + [e for e in entries if e in RUN_LAST]
+
+
+def execute_book(profile: str, dest: Path, chapters: list[str] | None = None) -> dict[str, Path]:
+    """Execute the chapters (all, or those whose entry contains one of ``chapters``).
+
+    Every profile and every chapter's parameters cell are validated first. Notebooks are
+    executed in TOC order (:data:`RUN_LAST` at the end) with the chapter folder as working
+    directory, written to ``dest`` atomically.
+
+    Returns:
+        ``{toc entry: executed notebook}``.
+
+    Raises:
+        SystemExit: ``chapters`` given but empty or matching nothing; a chapter failed or
+            its kernel died (naming it, the partial notebook kept as ``.failed.ipynb``).
+    """
+    import papermill
+
+    get_profile(profile)
+    load_profiles()
+    user = user_profiles_file()
+    if user is not None:  # the kernels run in the chapters' folder: tell them where the user's profiles are
+        os.environ[USER_FILE_ENV] = str(user)
+    cache_root()  # a cache folder that is a file or not writable: one line, before any work
+    if chapters is not None and not chapters:
+        raise SystemExit("--chapters needs at least one name (omit it to run every chapter)")
+    notebooks = convert_chapters(BUILD / "converted")
+    declared = declared_parameters(notebooks)
+    check_chapters(declared)
+    selected = {e: notebooks[e] for e in _order(list(notebooks)) if not chapters or any(c in e for c in chapters)}
+    if chapters and not selected:
+        raise SystemExit(f"no chapter matches {chapters}; chapters: {', '.join(notebooks)}")
+    if not chapters:  # a full run records every finding afresh
+
+        clear(profile)
+    done = {}
+    total = time.perf_counter()
+    for entry, path in selected.items():
+        out = dest / f"{entry}.ipynb"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp.ipynb")
+        failed = out.with_name(f"{out.stem}.failed.ipynb")
+        start = time.perf_counter()
+        print(f"[{profile}] executing {entry} ...", flush=True)
+        try:
+            papermill.execute_notebook(str(path), str(tmp), parameters={"profile": profile}, kernel_name=KERNEL,
+                                       cwd=str((REPO / entry).parent), progress_bar=False)
+        except papermill.PapermillExecutionError as exc:
+            if tmp.exists():
+                os.replace(tmp, failed)
+            raise SystemExit(f"{entry} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
+                             f"the partly executed notebook is {failed}") from None
+        except Exception as exc:  # the kernel died (nbclient.DeadKernelError), timed out, or could not start
+            if tmp.exists():
+                os.replace(tmp, failed)
+            where = f"; the partly executed notebook is {failed}" if failed.exists() else ""
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail"
+            raise SystemExit(f"{entry} stopped: {type(exc).__name__}: {reason} (the kernel may have run out of "
+                             f"memory){where}") from None
+        failed.unlink(missing_ok=True)
+        mark_for_rendering(tmp)
+        os.replace(tmp, out)
+        print(f"[{profile}] {entry} done in {time.perf_counter() - start:.0f} s", flush=True)
+        done[entry] = out
+    print(f"[{profile}] executed {len(done)} chapters in {time.perf_counter() - total:.0f} s", flush=True)
+    return done
+
+
+def stage(notebook_dir: Path, dest: Path) -> Path:
+    """Lay out a Jupyter Book source tree in ``dest``: config, TOC, pages and notebooks.
+
+    Notebook chapters are taken from ``notebook_dir`` (executed notebooks, same relative
+    paths as in the TOC, or flat ``<name>.ipynb`` as in ``tests/notebooks``).
+    """
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    shutil.copy(CONFIG, dest / "_config.yml")
+    shutil.copy(TOC, dest / "_toc.yml")
+    for entry in toc_entries():
+        src = _source(entry)
+        target = dest / f"{entry}{'.ipynb' if src.suffix == '.py' else src.suffix}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if src.suffix == ".py":
+            candidates = [notebook_dir / f"{entry}.ipynb", notebook_dir / f"{Path(entry).name}.ipynb"]
+            found = next((c for c in candidates if c.exists()), None)
+            if found is None:
+                raise FileNotFoundError(f"no executed notebook for {entry} in {notebook_dir}; run the chapters first")
+            shutil.copy(found, target)
+        else:
+            shutil.copy(src, target)
+    for extra in ("book/references.bib", "book/_static"):
+        if (REPO / extra).exists():
+            copy = shutil.copytree if (REPO / extra).is_dir() else shutil.copy
+            copy(REPO / extra, dest / extra)
+    return dest
+
+
+def build_html(notebook_dir: Path, root: Path = REPO) -> Path:
+    """Build the HTML book from executed notebooks; warnings fail the build.
+
+    Args:
+        notebook_dir: folder of executed notebooks.
+        root: the book is staged in ``root/_build/src`` and written to ``root/_build/html``.
+
+    Returns:
+        The path of ``index.html``.
+    """
+    out = root
+    src = stage(notebook_dir, root / "_build" / "src")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(src), "--path-output", str(out), "-W", "-n", "--keep-going", "-q"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout[-8000:] + result.stderr[-8000:])
+        raise SystemExit(f"jupyter-book build failed (exit {result.returncode})")
+    index = out / "_build" / "html" / "index.html"
+    if not index.exists():
+        raise SystemExit(f"jupyter-book reported success but {index} is missing")
+    return index
+
+
+def refresh_refs() -> list[Path]:
+    """Execute every chapter on the ``quick`` profile into ``tests/notebooks`` (nbval refs)."""
+    tmp = BUILD / "refs"
+    done = execute_book("quick", tmp)
+    REFS.mkdir(parents=True, exist_ok=True)
+    written = []
+    for entry, path in done.items():
+        strip_volatile(path)
+        target = REFS / f"{Path(entry).name}.ipynb"
+        shutil.copy(path, target)
+        written.append(target)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nsde.runbook", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    for name in ("book", "execute"):
+        p = sub.add_parser(name)
+        p.add_argument("--profile", default="default")
+        p.add_argument("--chapters", nargs="*", help="run only chapters whose name contains one of these")
+    p = sub.add_parser("build")
+    p.add_argument("--notebooks", type=Path, required=True)
+    sub.add_parser("refs")
+    p = sub.add_parser("check")
+    p.add_argument("--profile")
+    args = parser.parse_args(argv)
+    if args.cmd in ("book", "execute") and args.chapters is not None and not args.chapters:
+        print("error: --chapters needs at least one name (omit it to run every chapter)", file=sys.stderr)
+        return 2
+    try:
+        if args.cmd == "check":
+            check(args.profile)
+            print("profiles and chapters agree")
+        elif args.cmd in ("book", "execute"):
+            executed = BUILD / "executed" / args.profile
+            start = time.perf_counter()
+            execute_book(args.profile, executed, args.chapters)
+            if args.cmd == "book":
+                index = build_html(executed)
+                print(f"book built in {time.perf_counter() - start:.0f} s: {index}")
+        elif args.cmd == "build":
+            print(build_html(args.notebooks))
+        elif args.cmd == "refs":
+            for path in refresh_refs():
+                print(f"refreshed {path.relative_to(REPO)}")
+    except (ProfileError, OSError) as exc:  # bad profile, unusable cache folder (CacheError), missing file
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
