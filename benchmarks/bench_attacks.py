@@ -13,11 +13,10 @@ import argparse
 import time
 
 import torch
-
 from pyautoattack.autopgd_base import APGDAttack
 
-from nsde.core.models import build_model, noise_mode
 from nsde._infra.runtime import configure
+from nsde.core.models import build_model, noise_mode
 
 
 def images_per_s(model, x, y, *, iters: int, eot: int, repeats: int = 2) -> tuple[float, float]:

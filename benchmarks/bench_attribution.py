@@ -18,10 +18,10 @@ import time
 
 import torch
 
-from nsde.measures.attribution import attribute
-from nsde.measures.abc import abc_confidence
-from nsde.core.models import build_model
 from nsde._infra.runtime import configure
+from nsde.core.models import build_model
+from nsde.measures.abc import abc_confidence
+from nsde.measures.attribution import attribute
 
 
 def _timed(fn, device: torch.device) -> float:

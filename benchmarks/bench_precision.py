@@ -20,8 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nsde.core.models import build_model
 from nsde._infra.runtime import configure, precision
+from nsde.core.models import build_model
 from nsde.stats.intervals import bootstrap_interval
 
 

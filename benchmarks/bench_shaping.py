@@ -19,11 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nsde.measures.attribution import attribute
-from nsde.core.models import build_model
 from nsde._infra.runtime import configure, precision
-from nsde.studies.attribution_noise import attribution_envelope
+from nsde.core.models import build_model
+from nsde.measures.attribution import attribute
 from nsde.stats.intervals import bootstrap_interval
+from nsde.studies.attribution_noise import attribution_envelope
 
 
 def main() -> None:

@@ -19,8 +19,8 @@ import time
 
 import torch
 
-from nsde.core.models import build_model
 from nsde._infra.runtime import seed_everything
+from nsde.core.models import build_model
 from nsde.measures.iaside import all_coalitions, coalition_values, spectral_importance
 
 

@@ -63,8 +63,8 @@ def provenance(profile, args) -> dict:
 def throughput(profile, device, steps: int, peak_tflops: float) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
-    from nsde.core.models import build_model
     from nsde._infra.runtime import precision
+    from nsde.core.models import build_model
 
     size, batch = profile.image_size, profile.batch_size
     x = torch.rand(batch, 1, size, size, device=device)
@@ -114,13 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--toy", action="store_true", help="toy size on the CPU (a rehearsal)")
     args = p.parse_args(argv)
 
-    from nsde.measures import attacks as at
-    from nsde.measures import robustness as rb
-    from nsde.data import load_dataset
-    from nsde.measures.evaluation import accuracy_table, eval_subset
-    from nsde.studies.profiles import get_profile
     from nsde._infra.runtime import configure, default_device
     from nsde.core.training import ModelSpec, TrainConfig, train_or_load
+    from nsde.data import load_dataset
+    from nsde.measures import attacks as at
+    from nsde.measures import robustness as rb
+    from nsde.measures.evaluation import accuracy_table, eval_subset
+    from nsde.studies.profiles import get_profile
     from nsde.studies.zoo import recipe
 
     t0 = time.perf_counter()

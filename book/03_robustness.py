@@ -117,7 +117,7 @@ print(f"attacked (all correct): {len(x_att)} images; raw subset for the paper's 
 
 # %%
 intensities = list(rb.PAPER_INTENSITIES)
-white = {label: rb.noise_seeds(runs, x_noise, y_noise, intensities, noise_shape="white", noise=noise, samples=k,
+white = {label: rb.noise_seeds(runs, x_noise, y_noise, intensities, input_noise="white", noise=noise, samples=k,
                                seed=P.seed)
          for label, (runs, noise, k) in forms.items()}
 table2 = format_tables(white, "intensity")
@@ -181,7 +181,7 @@ Markdown("\n\n".join(f"- {s}" for s in sources))
 # frequencies.
 
 # %%
-shaped = {shape: {label: rb.noise_seeds(runs, x_noise, y_noise, P.shaped_intensities, noise_shape=shape,
+shaped = {shape: {label: rb.noise_seeds(runs, x_noise, y_noise, P.shaped_intensities, input_noise=shape,
                                         noise=noise, samples=k, seed=P.seed)
                   for label, (runs, noise, k) in forms.items()}
           for shape in SHAPES if shape != "white"}

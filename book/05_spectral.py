@@ -190,7 +190,7 @@ plt.show()
 # %%
 x_noise, y_noise = eval_subset(data.test.x, data.test.y, P.robust_n_images, seed=seed)
 intensities = list(rb.PAPER_INTENSITIES)
-curves = {(name, i): rb.noise_accuracy(trained, x_noise, y_noise, intensities, noise_shape="white", noise="off",
+curves = {(name, i): rb.noise_accuracy(trained, x_noise, y_noise, intensities, input_noise="white", noise="off",
                                        seed=seed)
           for name, i, trained in models}
 table["mean robust accuracy"] = [curves[(n, i)]["accuracy"].mean() for n, i, _ in models]

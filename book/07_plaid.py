@@ -128,7 +128,7 @@ x_noise, y_noise = eval_subset(plaid.test.x, plaid.test.y, P.robust_n_images, se
 forms = {"baseline": (runs["baseline"], "off", 1), "NSDE, noise off": (runs["nsde"], "off", 1),
          "NSDE ensemble": (runs["nsde"], "on", Q.eval_samples)}
 sweeps = {shape: {label: rb.noise_seeds(r, x_noise, y_noise, rb.PAPER_INTENSITIES if shape == "white"
-                                        else P.shaped_intensities, noise_shape=shape, noise=noise, samples=k,
+                                        else P.shaped_intensities, input_noise=shape, noise=noise, samples=k,
                                         seed=Q.seed)
                   for label, (r, noise, k) in forms.items()}
           for shape in SHAPES}

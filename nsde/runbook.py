@@ -30,13 +30,7 @@ import yaml
 
 from nsde._infra.cache import cache_root
 from nsde.report.findings import clear
-from nsde.studies.profiles import (
-    USER_FILE_ENV,
-    ProfileError,
-    get_profile,
-    load_profiles,
-    user_profiles_file,
-)
+from nsde.studies.profiles import USER_FILE_ENV, ProfileError, get_profile, load_profiles, user_profiles_file
 
 __all__ = ["REPO", "RUN_LAST", "toc_entries", "convert_chapters", "declared_parameters", "execute_book",
            "build_html", "strip_volatile", "mark_for_rendering", "check_chapters", "check", "stage", "refresh_refs",

@@ -4,12 +4,12 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
-
 from _standins import Coin, Linear, NoisyNet, Quantised, images
-from nsde.measures import attacks as at
-from nsde.studies import protocols
-from nsde.measures.evaluation import correctness
+
 from nsde.core.models import noise_mode
+from nsde.measures import attacks as at
+from nsde.measures.evaluation import correctness
+from nsde.studies import protocols
 
 
 @pytest.fixture(autouse=True)

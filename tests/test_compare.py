@@ -33,18 +33,20 @@ def test_paired_comparison_row_by_row():
         compare_tables(a, pd.DataFrame(b), "eps")
 
 
-def test_pooled_seeds_resample_seeds_and_images():
+def test_pooled_seeds_are_compared_with_the_seed_as_unit():
     rng = np.random.default_rng(0)
     seeds = [_table({0.1: (rng.random(100) < p).astype(float)}) for p in (0.5, 0.6, 0.7)]
     pooled = pool_seeds(seeds, "eps")
     assert pooled["seeds"].iloc[0] == 3 and pooled["n"].iloc[0] == 100
     assert pooled["accuracy"].iloc[0] == pytest.approx(np.mean([t["accuracy"].iloc[0] for t in seeds]))
     assert pooled["seed sd"].iloc[0] > 0.05
-    base = _table({0.1: (rng.random(100) < 0.3).astype(float)})
+    base = pool_seeds([_table({0.1: (rng.random(100) < 0.1).astype(float)}) for _ in range(3)], "eps")
     cmp = compare_tables(pooled, base, "eps")
     assert cmp["outcome"].iloc[0] == "higher"
-    one = compare_tables(seeds[0], base, "eps")
+    one = compare_tables(seeds[0], _table({0.1: base.attrs["correct"][0.1][0]}), "eps")
     assert (cmp["high"] - cmp["low"]).iloc[0] > (one["high"] - one["low"]).iloc[0]  # seed spread widens it
+    with pytest.raises(ValueError, match="same seeds and images"):
+        compare_tables(pooled, seeds[0], "eps")
     with pytest.raises(ValueError, match="different eps rows"):
         pool_seeds([seeds[0], _table({0.2: [1.0] * 100})], "eps")
 

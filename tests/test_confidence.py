@@ -149,8 +149,8 @@ def test_risk_coverage_and_summary():
 
 
 def test_auroc_difference_and_evaluate_abc():
-    from nsde.measures.reliability import auroc_difference
     from nsde.measures.abc import evaluate_abc
+    from nsde.measures.reliability import auroc_difference
 
     c = np.array([1, 1, 1, 0, 0, 1, 0, 1], dtype=bool)
     good, bad = c.astype(float) + 0.01 * np.arange(8), np.random.default_rng(0).random(8)

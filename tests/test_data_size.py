@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from nsde.data import SignalDataset
-from nsde.studies.data_size import data_size_table, train_fraction_zoo
 from nsde.measures.evaluation import correctness
+from nsde.studies.data_size import data_size_table, train_fraction_zoo
 from nsde.studies.profiles import get_profile
 
 

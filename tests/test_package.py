@@ -26,10 +26,17 @@ def test_the_wheel_ships_the_profiles_and_the_license(tmp_path):
     import zipfile
     from pathlib import Path
 
+    import shutil
+
     repo = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src"  # a copy: setuptools writes build/ beside the sources it builds
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(repo / name, src / name)
+    shutil.copytree(repo / "nsde", src / "nsde", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(tmp_path), str(repo)], check=True, capture_output=True, timeout=300)
-    wheel = next(tmp_path.glob("nsde-*.whl"))
+                    str(tmp_path / "dist"), str(src)], check=True, capture_output=True, timeout=300)
+    wheel = next((tmp_path / "dist").glob("nsde-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "nsde/studies/profiles.yaml" in names
     assert any(n.endswith("licenses/LICENSE") or n.endswith("LICENSE") for n in names)

@@ -12,14 +12,14 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from nsde.measures import attacks as at
-from nsde.measures import robustness as rb
-from nsde.measures import iaside as sp
-from nsde.measures.attribution import attribute
-from nsde.data import load_dataset
-from nsde.studies.profiles import get_profile
 from nsde._infra.runtime import precision
 from nsde.core.training import ModelSpec, TrainConfig, train
+from nsde.data import load_dataset
+from nsde.measures import attacks as at
+from nsde.measures import iaside as sp
+from nsde.measures import robustness as rb
+from nsde.measures.attribution import attribute
+from nsde.studies.profiles import get_profile
 from nsde.studies.zoo import recipe
 
 

@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from _standins import NoisyNet, images
+
+from nsde.core.noise import SHAPES
 from nsde.measures import robustness as rb
 from nsde.measures.evaluation import correctness
-from nsde.core.noise import SHAPES
 
 
 @pytest.fixture(autouse=True)
@@ -109,8 +109,8 @@ def test_bad_inputs_raise_clear_errors():
     x, y = images(n=4)
     with pytest.raises(ValueError, match="-0.1"):
         rb.noise_accuracy(model, x, y, [0.1, -0.1])
-    with pytest.raises(ValueError, match="noise_shape must be one of .* but found 'purple'"):
-        rb.noise_accuracy(model, x, y, [0.1], noise_shape="purple")
+    with pytest.raises(ValueError, match="input_noise must be one of .* but found .purple."):
+        rb.noise_accuracy(model, x, y, [0.1], input_noise="purple")
     with pytest.raises(ValueError, match="noise must be one of"):
         rb.noise_accuracy(model, x, y, [0.1], noise="sometimes")
     with pytest.raises(TypeError, match="TrainedModel"):

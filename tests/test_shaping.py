@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from nsde.studies import noise_shapes as ss
-from nsde.core.noise import parse_grid
 from nsde.core.models import build_model, noise_mode
-from nsde.core.noise import pool_envelope
-from nsde.studies.profiles import get_profile
+from nsde.core.noise import parse_grid, pool_envelope
+from nsde.studies import noise_shapes as ss
 from nsde.studies.attribution_noise import attribution_envelope, map_agreement, shaped_rounds, training_envelopes
+from nsde.studies.profiles import get_profile
 from nsde.studies.zoo import train_zoo
 
 

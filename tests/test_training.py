@@ -5,8 +5,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from nsde.core.predict import predict
 from nsde.core.models import build_model, noise_mode
+from nsde.core.predict import predict
 from nsde.core.training import ModelSpec, TrainConfig, train, train_or_load
 
 N_CLASSES = 4

@@ -11,13 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from nsde._infra.checks import (
-    check_images,
-    check_labels,
-    check_model_input,
-    positive_int,
-    unwrap_model,
-)
+from nsde._infra.checks import check_images, check_labels, check_model_input, positive_int, unwrap_model
 from nsde._infra.runtime import eval_mode, model_device
 
 __all__ = ["predict", "evaluate"]

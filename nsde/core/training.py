@@ -34,14 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from nsde._infra import distributed as dist
-from nsde._infra.cache import (
-    artifact_dir,
-    config_hash,
-    load_or_heal,
-    save_json,
-    save_torch,
-    tensor_hash,
-)
+from nsde._infra.cache import artifact_dir, config_hash, load_or_heal, save_json, save_torch, tensor_hash
 from nsde._infra.checks import check_images, check_labels
 from nsde._infra.runtime import default_device, derive_seed, precision, progress
 from nsde.core.models import ARCHS, KINDS, NoisyClassifier, build_model, noise_mode

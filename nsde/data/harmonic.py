@@ -19,13 +19,7 @@ from nsde._infra.cache import artifact_dir
 from nsde._infra.runtime import progress
 from nsde.data.simulator import CLASS_NAMES, LOCATION_NAMES, SimulatorConfig, simulate
 from nsde.data.spectrogram import STFTConfig, check_image_size, spectrogram
-from nsde.data.splits import (
-    SignalDataset,
-    Splits,
-    load_saved_splits,
-    make_splits,
-    save_splits,
-)
+from nsde.data.splits import SignalDataset, Splits, load_saved_splits, make_splits, save_splits
 
 __all__ = ["DataConfig", "dataset_layout", "generate_dataset", "load_splits"]
 

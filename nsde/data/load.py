@@ -30,12 +30,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from nsde.data.harmonic import DataConfig, load_splits
-from nsde.data.loaders import (
-    LENGTH_POLICIES,
-    RecordingConfig,
-    load_hdf5_folder,
-    load_ts,
-)
+from nsde.data.loaders import LENGTH_POLICIES, RecordingConfig, load_hdf5_folder, load_ts
 from nsde.data.spectrogram import STFTConfig
 from nsde.data.splits import Splits
 

@@ -34,13 +34,7 @@ from torch import Tensor
 
 from nsde._infra.cache import artifact_dir, cache_root, config_hash
 from nsde.data.spectrogram import STFTConfig, check_stft, spectrogram
-from nsde.data.splits import (
-    SignalDataset,
-    Splits,
-    load_saved_splits,
-    make_splits,
-    save_splits,
-)
+from nsde.data.splits import SignalDataset, Splits, load_saved_splits, make_splits, save_splits
 
 __all__ = ["RecordingConfig", "LENGTH_POLICIES", "read_ts", "load_ts", "read_hdf5_folder", "load_hdf5_folder",
            "fit_length", "recordings_to_splits"]

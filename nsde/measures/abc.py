@@ -41,32 +41,22 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn as nn
 
 from nsde._infra.cache import cached_call
 from nsde._infra.checks import check_choice, positive_int
 from nsde._infra.runtime import model_device, progress
-from nsde.measures.attribution import (
-    attribute,
-    check_input,
-    check_target,
-    explaining,
-    feature_count,
-)
+from nsde.measures.attribution import attribute, check_input, check_target, explaining, feature_count
 from nsde.measures.reliability import check_scores
-from nsde.stats.intervals import (
-    N_BOOT,
-    Interval,
-    bootstrap_interval,
-    grouped_difference,
-)
+from nsde.stats.intervals import N_BOOT, Interval, bootstrap_interval
 
 #: Version of what ABC computes; part of its cache key.
 _VERSION = 3
 
 __all__ = ["MASK_LAWS", "sampling_probabilities", "n_mutated", "sample_masks", "abc_confidence", "evaluate_abc",
-           "cached_abc", "abc_summary", "abc_on_correct"]
+           "cached_abc", "abc_summary", "abc_by_outcome"]
 
 #: Laws of the masks of features to mutate.
 MASK_LAWS = ("bernoulli", "categorical")
@@ -247,26 +237,26 @@ def abc_summary(abc, correct, *, level: float = 0.95, n_boot: int = N_BOOT, seed
     return out
 
 
-def abc_on_correct(abc_a, correct_a, abc_b, correct_b, *, seed: int = 0):
-    """Mean ABC on the correct predictions of two models, and their difference.
+def abc_by_outcome(abc, correct) -> pd.DataFrame:
+    """Mean ABC on the correct and on the incorrect predictions, per training seed (Table 4).
 
-    Each argument is one array per training seed (or a single array for one seed). The two
-    models' correct predictions are different images, so the intervals resample the seeds
-    and, within each, its correct predictions (:func:`nsde.stats.intervals.grouped_difference`).
+    Args:
+        abc: one array of per-image ABC per seed (or a single array for one seed).
+        correct: the matching per-image correctness (bool) of each seed's predictions.
 
     Returns:
-        ``(a, b, a - b)`` as :class:`nsde.stats.intervals.Interval`, or ``(None, None, None)`` when a
-        model has no correct prediction.
+        One row per seed: ``correct, incorrect`` (mean ABC, NaN where a seed has no such
+        prediction), ``contrast`` (correct minus incorrect), ``n correct, n incorrect``.
     """
-    def groups(abc, correct):
-        abc = [abc] if np.ndim(abc[0]) == 0 else list(abc)
-        correct = [correct] if np.ndim(correct[0]) == 0 else list(correct)
-        return [np.asarray(s, dtype=float)[np.asarray(c, dtype=bool)] for s, c in zip(abc, correct)]
-
-    ga, gb = groups(abc_a, correct_a), groups(abc_b, correct_b)
-    if sum(g.size for g in ga) == 0 or sum(g.size for g in gb) == 0:
-        return None, None, None
-    return (grouped_difference(ga, seed=seed), grouped_difference(gb, seed=seed),
-            grouped_difference(ga, gb, seed=seed))
-
-
+    abc = [abc] if np.ndim(abc[0]) == 0 else list(abc)
+    correct = [correct] if np.ndim(correct[0]) == 0 else list(correct)
+    if len(abc) != len(correct):
+        raise ValueError(f"one correctness array per ABC array: {len(abc)} and {len(correct)}")
+    rows = []
+    for a, c in zip(abc, correct):
+        s, c = check_scores(a, c)
+        right = float(s[c].mean()) if c.any() else float("nan")
+        wrong = float(s[~c].mean()) if (~c).any() else float("nan")
+        rows.append({"correct": right, "incorrect": wrong, "contrast": right - wrong, "n correct": int(c.sum()),
+                     "n incorrect": int((~c).sum())})
+    return pd.DataFrame(rows)

@@ -47,28 +47,24 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from nsde._infra.cache import cached_call
-from nsde._infra.checks import (
-    check_choice,
-    check_xy,
-    number_list,
-    positive_int,
-    unwrap_model,
-)
+from nsde._infra.checks import check_choice, check_xy, model_classes, number_list, positive_int, unwrap_model
 from nsde._infra.runtime import derive_seed, eval_mode, model_device, progress
 from nsde.core.models import is_random, noise_mode, noise_rng, precision_mode
 from nsde.measures.evaluation import correctness
 from nsde.stats.compare import pool_seeds
 from nsde.stats.intervals import accuracy_interval
 
-__all__ = ["PAPER_EPS", "ATTACKS", "eps_per_pixel", "eot_gradient", "apgd_attack", "autoattack_rand",
-           "square_attack", "run_attack", "attack_table", "attack_seeds", "transfer_table"]
+__all__ = ["PAPER_EPS", "ATTACKS", "TARGETS", "eps_per_pixel", "eot_gradient", "apgd_attack", "autoattack_rand",
+           "square_attack", "run_attack", "attack_table", "attack_seeds", "transfer_table", "worst_case"]
 
 #: The paper's Table 3 L2 budgets.
 PAPER_EPS = (0.05, 0.1, 0.15, 0.2)
 #: Attacks :func:`run_attack` knows.
-ATTACKS = ("apgd-ce", "autoattack-rand", "square")
+ATTACKS = ("apgd-ce", "apgd-dlr", "autoattack-rand", "square")
+#: What an APGD attack on a random model differentiates: single noisy passes, or the scored ensemble.
+TARGETS = ("passes", "ensemble")
 # bump to invalidate cached results after a change of method
-_ATTACK_VERSION = 4  # 4: candidates chosen by expected probability; separate attack/scoring streams
+_ATTACK_VERSION = 5  # 5: APGD-DLR and attacks on the ensemble's own output
 
 
 def _check_eps(eps: Iterable[float]) -> list[float]:
@@ -97,28 +93,28 @@ def eps_per_pixel(eps: float | np.ndarray, image_shape: Sequence[int]) -> float 
     return eps / math.sqrt(math.prod(image_shape))
 
 
-def eot_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, draws: int) -> torch.Tensor:
+def eot_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eot_iter: int) -> torch.Tensor:
     """Expectation-over-Transformation gradient of the summed cross-entropy w.r.t. ``x``.
 
-    The mean of ``draws`` per-draw gradients, each from one forward pass (one noise draw
-    of a randomised model), exactly the estimator APGD uses with ``eot_iter=draws``.
+    The mean of ``eot_iter`` per-draw gradients, each from one forward pass (one noise
+    draw of a randomised model), exactly the estimator APGD uses with the same ``eot_iter``.
 
     Args:
         model: the classifier, in the noise setting the caller chose.
         x: inputs ``(N, C, H, W)``; y: labels ``(N,)``.
-        draws: number of forward/backward passes averaged, >= 1.
+        eot_iter: number of forward/backward passes averaged, >= 1.
 
     Returns:
         Gradient tensor shaped like ``x``.
     """
-    draws = positive_int("draws", draws)
+    eot_iter = positive_int("eot_iter", eot_iter)
     x = x.detach().clone().requires_grad_(True)
     grad = torch.zeros_like(x)
-    for _ in range(draws):
+    for _ in range(eot_iter):
         with torch.enable_grad():
             loss = F.cross_entropy(model(x), y, reduction="sum")
         grad += torch.autograd.grad(loss, [x])[0].detach()
-    return grad / draws
+    return grad / eot_iter
 
 
 def _attack_every_image(attack, model: nn.Module, x: torch.Tensor, y: torch.Tensor, n_restarts: int, seed: int,
@@ -148,7 +144,7 @@ def _attack_every_image(attack, model: nn.Module, x: torch.Tensor, y: torch.Tens
 
 def apgd_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *, n_iter: int = 100,
                 eot_iter: int = 1, n_restarts: int = 1, seed: int = 0, noise: str = "on",
-                loss: str = "ce", batch_size: int = 128) -> torch.Tensor:
+                loss: str = "ce", samples: int = 1, batch_size: int = 128) -> torch.Tensor:
     """AutoAttack's APGD (L2, untargeted) on ``model``; returns the attacked images.
 
     Args:
@@ -159,9 +155,12 @@ def apgd_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, 
         seed: APGD's seed (random start).
         noise: the model's noise during the attack, ``"off"`` or ``"on"`` (a fresh draw per
             forward, so ``eot_iter=1`` is the paper's non-adaptive attack and ``eot_iter>1``
-            the EOT one). The attack sees the network one draw at a time, the random function
-            whose passes the scored ensemble averages.
-        loss: ``"ce"`` (APGD-CE) or ``"dlr"``.
+            the EOT one).
+        loss: ``"ce"`` (APGD-CE) or ``"dlr"`` (APGD-DLR, a margin loss; 3 classes or more).
+        samples: noisy passes of each forward the attack differentiates: 1 (single noisy
+            passes, the random function whose passes the ensemble averages) or the scored
+            ensemble's ``samples`` (the attack then differentiates the function that is
+            scored, its log mean softmax, and EOT averages fresh ensembles).
         batch_size: images attacked together.
 
     Returns:
@@ -176,8 +175,12 @@ def apgd_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, 
     n_iter, eot_iter, n_restarts = (positive_int(k, v) for k, v in
                                     (("n_iter", n_iter), ("eot_iter", eot_iter), ("n_restarts", n_restarts)))
     check_choice("loss", loss, ("ce", "dlr"))
+    samples = positive_int("samples", samples)
+    n_classes = model_classes(model)
+    if loss == "dlr" and n_classes is not None and n_classes < 3:
+        raise ValueError(f"APGD-DLR's loss needs 3 classes or more, but the model has {n_classes}; use loss='ce'")
     out = []
-    with _attacking(model, noise) as device:
+    with _attacking(model, noise, samples=samples) as device:
         attack = APGDAttack(model, n_iter=n_iter, norm="L2", n_restarts=n_restarts, eps=eps, seed=seed,
                             loss=loss, eot_iter=eot_iter, device=device)
         random = is_random(model, noise)
@@ -312,8 +315,8 @@ def square_attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
 
 def run_attack(trained: Any, x: torch.Tensor, y: torch.Tensor, eps_list: Iterable[float], *,
                attack: str = "apgd-ce", noise: str = "on", samples: int = 1, draws: int = 1, n_iter: int = 100,
-               eot_iter: int = 1, n_restarts: int = 1, n_queries: int = 1000, seed: int = 0,
-               precision: str | None = None, key: str | None = None, refresh: bool = False) -> dict:
+               eot_iter: int = 1, n_restarts: int = 1, n_queries: int = 1000, target: str = "passes",
+               seed: int = 0, precision: str | None = None, key: str | None = None, refresh: bool = False) -> dict:
     """Attack at every budget of ``eps_list`` and score the result (cached).
 
     The model is attacked with its noise ``noise`` (a fresh draw per forward) and scored
@@ -324,11 +327,13 @@ def run_attack(trained: Any, x: torch.Tensor, y: torch.Tensor, eps_list: Iterabl
         trained: a ``TrainedModel`` (its key keys the cache) or an ``nn.Module``.
         x, y: images ``(N, C, H, W)`` in [0, 1] and labels ``(N,)``.
         eps_list: increasing L2 budgets.
-        attack: ``"apgd-ce"``, ``"autoattack-rand"`` or ``"square"``.
+        attack: ``"apgd-ce"``, ``"apgd-dlr"``, ``"autoattack-rand"`` or ``"square"``.
         noise: ``"off"`` (drift path) or ``"on"``.
         samples, draws: ensemble passes and scorings (random models).
         n_iter, eot_iter, n_restarts: APGD settings (AutoAttack-rand: ``n_iter`` and ``eot_iter``).
         n_queries: Square's query budget.
+        target: what APGD differentiates on a random model: ``"passes"`` (single noisy
+            passes) or ``"ensemble"`` (the scored ``samples``-pass ensemble itself).
         seed: seed of the attack and of the scoring (each draws from its own stream,
             derived from ``seed``; the model's noise stream is restored afterwards).
         precision: run the attack in this precision (``"fp32"``: full-precision gradients,
@@ -348,6 +353,8 @@ def run_attack(trained: Any, x: torch.Tensor, y: torch.Tensor, eps_list: Iterabl
     if precision is not None:
         check_choice("precision", precision, ("fp32", "bf16"))
     samples, draws = positive_int("samples", samples), positive_int("draws", draws)
+    check_choice("target", target, TARGETS)
+    attack_samples = samples if target == "ensemble" else 1
     score_seed = derive_seed(seed, 99)
 
     def score(images):
@@ -358,9 +365,10 @@ def run_attack(trained: Any, x: torch.Tensor, y: torch.Tensor, eps_list: Iterabl
         res = {"eps": eps_list, "adv": {}, "correct": {}, "log": {}, "clean": score(x)}
         for eps in progress(eps_list, desc=f"{attack} eot={eot_iter}"):
             with noise_rng(model, derive_seed(seed, 1, round(1e6 * eps))), precision_mode(model, precision):
-                if attack == "apgd-ce":
+                if attack in ("apgd-ce", "apgd-dlr"):
                     adv, log = apgd_attack(model, x, y, eps, n_iter=n_iter, eot_iter=eot_iter,
-                                           n_restarts=n_restarts, seed=seed, noise=noise), []
+                                           n_restarts=n_restarts, seed=seed, noise=noise, loss=attack[5:],
+                                           samples=attack_samples), []
                 elif attack == "autoattack-rand":
                     adv, log = autoattack_rand(model, x, y, eps, n_iter=n_iter, eot_iter=eot_iter, samples=samples,
                                                seed=seed)
@@ -377,7 +385,9 @@ def run_attack(trained: Any, x: torch.Tensor, y: torch.Tensor, eps_list: Iterabl
     return cached_call("attacks", run_attack, compute, model=key, tensors=(x, y),
                        arguments=dict(eps_list=eps_list, attack=attack, noise=noise, samples=samples, draws=draws,
                                       n_iter=n_iter, eot_iter=eot_iter, n_restarts=n_restarts,
-                                      n_queries=n_queries if attack == "square" else None, seed=seed,
+                                      n_queries=n_queries if attack == "square" else None,
+                                      target=target if attack.startswith("apgd") and noise == "on" else "passes",
+                                      seed=seed,
                                       precision=precision or getattr(model, "precision", None)),
                        version=_ATTACK_VERSION, name="attack.pt", refresh=refresh)
 
@@ -438,3 +448,51 @@ def transfer_table(source: dict, target: Any, y: torch.Tensor, *, noise: str = "
     return _table(source["eps"], correct, next(iter(source["adv"].values())).shape[-3:])
 
 
+
+
+def worst_case(trained: Any, results: dict[str, dict], x: torch.Tensor, y: torch.Tensor, *, noise: str = "on",
+               samples: int = 1, draws: int = 1, seed: int = 0) -> dict:
+    """Robustness as AutoAttack counts it: an image is robust only if it survives every attack.
+
+    For each budget and image, the candidate kept is the one (over the clean image and every
+    attack's adversarial image) with the lowest correctness on a **selection** stream of
+    ``draws`` fresh scorings; the kept images are then scored on an independent **report**
+    stream, so that picking the worst of several noisy scores does not bias the figure
+    (deterministic models score 0/1 on both).
+
+    Args:
+        trained: the attacked model (``TrainedModel`` or ``nn.Module``).
+        results: ``{attack name: run_attack result}`` on the same images and budgets.
+        x, y: the clean images and labels the attacks started from.
+        noise, samples, draws: how the model is scored (as in :func:`run_attack`).
+        seed: seed of the two scoring streams.
+
+    Returns:
+        A :func:`run_attack`-like result: ``eps, adv, correct`` (report stream),
+        ``source`` (``{eps: [attack name per image]}``), ``clean``.
+    """
+    if not results:
+        raise ValueError("worst_case needs the results of at least one attack")
+    model, _ = unwrap_model(trained)
+    x, y = check_xy(x, y, model)
+    eps_list = list(next(iter(results.values()))["eps"])
+    for name, r in results.items():
+        if list(r["eps"]) != eps_list or len(r["clean"]) != len(y):
+            raise ValueError(f"attack {name!r} ran at budgets {list(r['eps'])} on {len(r['clean'])} images; the "
+                             f"others at {eps_list} on {len(y)}")
+    select, report = derive_seed(seed, 97), derive_seed(seed, 98)
+
+    def score(images, s):
+        return correctness(model, images, y, noise=noise, samples=samples, draws=draws, seed=s)
+
+    out = {"eps": eps_list, "adv": {}, "correct": {}, "source": {}, "clean": score(x, report)}
+    names = list(results)
+    for eps in eps_list:
+        cands = [x] + [results[n]["adv"][eps] for n in names]
+        chosen = np.argmin(np.stack([score(c, select) for c in cands]), axis=0)  # ties: the first (clean)
+        idx = torch.as_tensor(chosen)
+        stack = torch.stack(cands)  # (attacks + 1, N, C, H, W)
+        adv = stack[idx, torch.arange(len(y))]
+        out["adv"][eps], out["correct"][eps] = adv, score(adv, report)
+        out["source"][eps] = [(["clean"] + names)[i] for i in chosen.tolist()]
+    return out

@@ -40,20 +40,14 @@ import torch
 import torch.nn as nn
 
 from nsde._infra.cache import cached_call
-from nsde._infra.checks import (
-    check_choice,
-    check_images,
-    check_labels,
-    check_model_input,
-    positive_int,
-)
+from nsde._infra.checks import check_choice, check_images, check_labels, check_model_input, positive_int
 from nsde._infra.runtime import eval_mode, model_device, progress
 from nsde.core.models import noise_mode
 from nsde.stats.intervals import bootstrap_interval
 
 __all__ = ["METHODS", "attribute", "explaining", "check_target", "completeness_gap", "feature_count",
            "normalize_attributions", "attribution_change", "topk_intersection", "spearman_rank", "perturb",
-           "attribution_stability", "cached_attributions", "cached_stability", "stability_summary"]
+           "attribution_stability", "cached_attributions", "cached_stability", "stability_summary", "check_input"]
 
 #: Attribution methods :func:`attribute` knows.
 METHODS = ("ig", "noisetunnel", "saliency")

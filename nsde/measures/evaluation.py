@@ -13,16 +13,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from nsde._infra.checks import (
-    check_images,
-    check_labels,
-    model_classes,
-    positive_int,
-    unwrap_model,
-)
+from nsde._infra.checks import check_images, check_labels, model_classes, positive_int, unwrap_model
 from nsde.core.models import is_random, noise_mode, noise_rng
 from nsde.core.predict import predict
-from nsde.stats.intervals import hierarchical_interval
+from nsde.stats.compare import pool_interval
 
 __all__ = ["eval_subset", "correctness", "correctness_matrix", "accuracy_table", "confusion_matrix"]
 
@@ -88,7 +82,7 @@ def accuracy_table(zoo: dict, splits, *, samples: int = 10, seed: int = 0):
     estimate of the ensemble's expected accuracy whose interval carries the draws' spread
     through the resampled images). Accuracies are averaged over
     the training seeds; the test interval resamples both the seeds and the test images
-    (:func:`nsde.stats.intervals.hierarchical_interval`); ``test sd over seeds`` is the spread of the
+    (:func:`nsde.stats.compare.pool_interval`: the seed is the unit); ``test sd over seeds`` is the spread of the
     seeds' test accuracies.
 
     Returns:
@@ -104,7 +98,7 @@ def accuracy_table(zoo: dict, splits, *, samples: int = 10, seed: int = 0):
         for noise, k in settings:
             val = correctness_matrix(runs, splits.val.x, splits.val.y, noise=noise, samples=k, seed=seed)
             test = correctness_matrix(runs, splits.test.x, splits.test.y, noise=noise, samples=k, seed=seed)
-            iv = hierarchical_interval(test, seed=seed)
+            iv = pool_interval(test, seed=seed)
             label = "-" if runs[0].spec.kind == "baseline" else (f"on, {k} passes" if noise == "on" else "off")
             scores[(name, label)] = test
             rows.append({"model": name, "eval noise": label, "seeds": len(runs),

@@ -65,13 +65,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from nsde._infra.cache import cached_call
-from nsde._infra.checks import (
-    check_choice,
-    check_images,
-    check_labels,
-    check_model_input,
-    positive_int,
-)
+from nsde._infra.checks import check_choice, check_images, check_labels, check_model_input, positive_int
 from nsde._infra.runtime import eval_mode, model_device, progress
 from nsde.core.models import noise_mode
 

@@ -22,13 +22,7 @@ import pandas as pd
 import torch
 
 from nsde._infra.cache import cached_call
-from nsde._infra.checks import (
-    check_choice,
-    check_xy,
-    number_list,
-    positive_int,
-    unwrap_model,
-)
+from nsde._infra.checks import check_choice, check_xy, number_list, positive_int, unwrap_model
 from nsde._infra.runtime import derive_seed, progress
 from nsde.core.noise import SHAPES, make_shaper
 from nsde.measures.evaluation import correctness
@@ -51,26 +45,26 @@ def _intensity(value: Any) -> float:
     return float(value)
 
 
-def sample_noise(size: Sequence[int], intensity: float, noise_shape: str = "white",
+def sample_noise(size: Sequence[int], intensity: float, input_noise: str = "white",
                  generator: torch.Generator | None = None) -> torch.Tensor:
     """Additive noise of standard deviation ``intensity`` (before any clipping).
 
     Args:
         size: the image batch shape ``(N, C, H, W)``.
         intensity: noise standard deviation, >= 0 (the mean power is ``intensity**2``).
-        noise_shape: a name in ``nsde.core.noise.SHAPES`` ("white" is plain i.i.d. Gaussian).
+        input_noise: a name in ``nsde.core.noise.SHAPES`` ("white" is plain i.i.d. Gaussian).
         generator: the CPU generator of the draw (seeded by the caller).
 
     Returns:
         float32 tensor of ``size`` on the CPU.
     """
     intensity = _intensity(intensity)
-    shaper = make_shaper(check_choice("noise_shape", noise_shape, SHAPES))
+    shaper = make_shaper(check_choice("input_noise", input_noise, SHAPES))
     z = torch.randn(tuple(size), generator=generator, dtype=torch.float32)
     return intensity * shaper(z)
 
 
-def add_noise(x: torch.Tensor, intensity: float, noise_shape: str = "white",
+def add_noise(x: torch.Tensor, intensity: float, input_noise: str = "white",
               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Add noise to ``x`` (values in [0, 1]) and clip back to [0, 1].
 
@@ -78,12 +72,12 @@ def add_noise(x: torch.Tensor, intensity: float, noise_shape: str = "white",
         ``(noisy, delivered)``: the clipped noisy images and the perturbation actually
         applied (``noisy - x``), both shaped like ``x``.
     """
-    noise = sample_noise(x.shape, intensity, noise_shape, generator).to(x.device, x.dtype)
+    noise = sample_noise(x.shape, intensity, input_noise, generator).to(x.device, x.dtype)
     noisy = (x + noise).clamp(0.0, 1.0)
     return noisy, noisy - x
 
 
-def noisy_inputs(x: torch.Tensor, intensities: Iterable[float], noise_shape: str = "white",
+def noisy_inputs(x: torch.Tensor, intensities: Iterable[float], input_noise: str = "white",
                  seed: int = 0) -> list[tuple[float, torch.Tensor, torch.Tensor]]:
     """The seeded noisy versions of ``x`` that every model is scored on.
 
@@ -98,7 +92,7 @@ def noisy_inputs(x: torch.Tensor, intensities: Iterable[float], noise_shape: str
     out = []
     for intensity in number_list("intensities", intensities, minimum=0.0):
         gen = torch.Generator().manual_seed(derive_seed(seed, round(1e6 * intensity)))
-        noisy, delivered = add_noise(x, intensity, noise_shape, gen) if intensity > 0 else (x, torch.zeros_like(x))
+        noisy, delivered = add_noise(x, intensity, input_noise, gen) if intensity > 0 else (x, torch.zeros_like(x))
         out.append((intensity, noisy, delivered))
     return out
 
@@ -113,7 +107,7 @@ def snr_db(signal: torch.Tensor, perturbation: torch.Tensor) -> float:
 
 
 def noise_accuracy(trained: Any, x: torch.Tensor, y: torch.Tensor, intensities: Iterable[float],
-                   noise_shape: str = "white", noise: str = "off", samples: int = 1, draws: int = 1,
+                   input_noise: str = "white", noise: str = "off", samples: int = 1, draws: int = 1,
                    seed: int = 0, *, key: str | None = None, batch_size: int = 256,
                    refresh: bool = False) -> pd.DataFrame:
     """Accuracy under additive random noise, one row per intensity (Table 2).
@@ -128,7 +122,7 @@ def noise_accuracy(trained: Any, x: torch.Tensor, y: torch.Tensor, intensities: 
         x: images ``(N, C, H, W)`` float32 in [0, 1].
         y: labels ``(N,)`` int64, within the model's classes.
         intensities: a list of noise standard deviations, each >= 0.
-        noise_shape: shape of the input noise, a name in ``nsde.core.noise.SHAPES``.
+        input_noise: shape of the input noise, a name in ``nsde.core.noise.SHAPES``.
         noise: the model's noise during evaluation, ``"off"`` or ``"on"``.
         samples: noisy passes averaged per prediction when ``noise="on"``.
         draws: independent scorings averaged per image (random models only).
@@ -146,14 +140,14 @@ def noise_accuracy(trained: Any, x: torch.Tensor, y: torch.Tensor, intensities: 
     model, key = unwrap_model(trained, key)
     x, y = check_xy(x, y, model)
     intensities = number_list("intensities", intensities, minimum=0.0)
-    check_choice("noise_shape", noise_shape, SHAPES)
+    check_choice("input_noise", input_noise, SHAPES)
     check_choice("noise", noise, ("off", "on"))
     samples, draws = positive_int("samples", samples), positive_int("draws", draws)
 
     def compute() -> dict:
         rows, per_image = [], []
-        for intensity, noisy, delivered in progress(noisy_inputs(x, intensities, noise_shape, seed),
-                                                    desc=f"noise {noise_shape}/{noise}"):
+        for intensity, noisy, delivered in progress(noisy_inputs(x, intensities, input_noise, seed),
+                                                    desc=f"noise {input_noise}/{noise}"):
             hits = correctness(model, noisy, y, noise=noise, samples=samples, draws=draws, seed=seed,
                                batch_size=batch_size)
             iv = accuracy_interval(hits, seed=seed)
@@ -166,7 +160,7 @@ def noise_accuracy(trained: Any, x: torch.Tensor, y: torch.Tensor, intensities: 
         out = compute()
     else:
         out = cached_call("robustness", noise_accuracy, compute, model=key, tensors=(x, y),
-                          arguments=dict(intensities=intensities, noise_shape=noise_shape, noise=noise, samples=samples,
+                          arguments=dict(intensities=intensities, input_noise=input_noise, noise=noise, samples=samples,
                                          draws=draws, seed=seed), version=_NOISE_VERSION, name="noise_accuracy.pt",
                           refresh=refresh)
     df = pd.DataFrame(out["rows"], columns=["intensity", "accuracy", "low", "high", "snr_db", "n"])

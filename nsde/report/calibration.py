@@ -42,7 +42,7 @@ from scipy import optimize as _opt
 from scipy import stats as _st
 
 from nsde.report.claims import CLAIMS, Claim, judge
-from nsde.stats.compare import endpoint_tests, table_from_scores
+from nsde.stats.compare import endpoint_tests, informative_settings, table_from_scores
 
 __all__ = ["Structure", "AUDIT", "simulate_tables", "true_difference", "estimate_structure", "calibrate",
            "power_curve", "FALSE_POSITIVE_WORDS"]
@@ -93,28 +93,37 @@ AUDIT = Structure(accuracy=(0.86, 0.72, 0.55, 0.40, 0.28, 0.12, 0.07, 0.05), r_i
 
 
 def simulate_tables(structure: Structure, n_seeds: int, n_images: int, rng: np.random.Generator, *,
-                    delta: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                    delta: float = 0.0, n_validation: int = 0) -> tuple[np.ndarray, ...]:
     """Per-image correctness ``(S, J, N)`` of model a and model b (module docstring).
 
     Args:
         structure: the sizes.
-        n_seeds, n_images: seeds per model and images.
+        n_seeds, n_images: seeds per model and test images.
         rng: the random generator.
         delta: model a's shift on the latent (probit) scale.
+        n_validation: also simulate this many validation images for the same trained
+            networks (the same seed effects, other images).
+
+    Returns:
+        ``(a, b)``, or ``(a, b, a_validation, b_validation)`` with ``n_validation``.
     """
     st = structure
     c = _st.norm.ppf(np.asarray(st.accuracy))[None, :, None]
-    z = rng.standard_normal(n_images)[None, None, :]
     v = rng.multivariate_normal([0.0, 0.0], [[1.0, st.rho], [st.rho, 1.0]], size=n_seeds)
     rest = 1.0 - st.r_image - st.r_pair - st.r_seed
-    out = []
-    for m, shift in ((0, delta), (1, 0.0)):
-        w = rng.standard_normal(n_images)[None, None, :]
-        e = rng.standard_normal((n_seeds, len(st.accuracy), n_images))
-        latent = (c + shift + math.sqrt(st.r_image) * z + math.sqrt(st.r_pair) * w
-                  + math.sqrt(st.r_seed) * v[:, m][:, None, None] + math.sqrt(rest) * e)
-        out.append((latent > 0).astype(float))
-    return out[0], out[1]
+
+    def split(n):
+        z = rng.standard_normal(n)[None, None, :]
+        out = []
+        for m, shift in ((0, delta), (1, 0.0)):
+            w = rng.standard_normal(n)[None, None, :]
+            e = rng.standard_normal((n_seeds, len(st.accuracy), n))
+            latent = (c + shift + math.sqrt(st.r_image) * z + math.sqrt(st.r_pair) * w
+                      + math.sqrt(st.r_seed) * v[:, m][:, None, None] + math.sqrt(rest) * e)
+            out.append((latent > 0).astype(float))
+        return out
+
+    return tuple(split(n_images) + (split(n_validation) if n_validation else []))
 
 
 def true_difference(structure: Structure, delta: float, settings: Sequence[int] | None = None) -> float:
@@ -192,17 +201,23 @@ def estimate_structure(a: np.ndarray, b: np.ndarray, settings: Sequence[float] |
                      tuple(settings) if settings is not None else None)
 
 
-def _replicate(structure: Structure, claim: Claim, n_seeds: int, n_images: int, rng, delta: float):
-    a, b = simulate_tables(structure, n_seeds, n_images, rng, delta=delta)
+def _replicate(structure: Structure, claim: Claim, n_seeds: int, n_images: int, rng, delta: float,
+               chance: float | None):
     values = list(structure.values)
-    ta = table_from_scores("setting", values, [a[:, k] for k in range(len(values))])
-    tb = table_from_scores("setting", values, [b[:, k] for k in range(len(values))])
-    primary, per_setting = endpoint_tests(ta, tb, "setting", values)
-    return judge(replace(claim, paper_effect=None), primary, settings=per_setting, included=values)
+    tables = simulate_tables(structure, n_seeds, n_images, rng, delta=delta, n_validation=n_images if chance else 0)
+    ta, tb, *val = [table_from_scores("setting", values, [m[:, k] for k in range(len(values))]) for m in tables]
+    kept = values
+    if chance:  # the chance rule, on the validation images, as the chapters apply it
+        kept = [v for v in values if all(v in informative_settings(t, "setting", chance) for t in val)]
+        if not kept:
+            return None, []
+    primary, per_setting = endpoint_tests(ta, tb, "setting", kept)
+    verdict = judge(replace(claim, paper_effect=None), primary, settings=per_setting, included=kept)
+    return verdict, [values.index(k) for k in kept]
 
 
 def calibrate(structure: Structure, *, n_seeds: int, n_images: int, effects: Sequence[float] = (0.0,),
-              claim: Claim | str = "table2", reps: int = 200, seed: int = 0) -> pd.DataFrame:
+              claim: Claim | str = "table2", reps: int = 200, seed: int = 0, chance: float | None = None) -> pd.DataFrame:
     """Run the verdict pipeline on simulated tables at each true effect.
 
     Args:
@@ -212,6 +227,8 @@ def calibrate(structure: Structure, *, n_seeds: int, n_images: int, effects: Seq
         claim: the claim whose verdict rule is run (its direction and margin).
         reps: replicates per effect.
         seed: seed of the simulation.
+        chance: apply the chance rule at this rate (as :mod:`nsde.studies.noise_study`
+            does, on as many simulated validation images); ``None``: every setting counts.
 
     Returns:
         One row per effect: ``effect, reps, claims a difference`` (the rate of
@@ -224,12 +241,14 @@ def calibrate(structure: Structure, *, n_seeds: int, n_images: int, effects: Seq
     rows = []
     for effect in effects:
         delta = _delta_for(structure, effect)
-        truth = true_difference(structure, delta)
         words, covered, widths, toward = [], 0, [], 0
         for _ in range(reps):
-            v = _replicate(structure, claim, n_seeds, n_images, rng, delta)
+            v, kept = _replicate(structure, claim, n_seeds, n_images, rng, delta, chance)
+            if v is None:
+                words.append("no informative setting")
+                continue
             words.append(v.word)
-            covered += v.primary.low <= truth <= v.primary.high
+            covered += v.primary.low <= true_difference(structure, delta, kept) <= v.primary.high
             widths.append(v.primary.high - v.primary.low)
             toward += v.word in ("holds", "holds in part") or (claim.direction == 0 and v.word == claim.higher)
         counts = pd.Series(words).value_counts()
@@ -243,7 +262,8 @@ def calibrate(structure: Structure, *, n_seeds: int, n_images: int, effects: Seq
 
 
 def power_curve(structure: Structure, *, n_seeds: int, n_images: int, effects: Sequence[float],
-                claim: Claim | str = "table2", reps: int = 200, seed: int = 0) -> pd.DataFrame:
+                claim: Claim | str = "table2", reps: int = 200, seed: int = 0, chance: float | None = None) -> pd.DataFrame:
     """``effect, power``: how often the verdict goes the paper's way at each true effect."""
-    cal = calibrate(structure, n_seeds=n_seeds, n_images=n_images, effects=effects, claim=claim, reps=reps, seed=seed)
+    cal = calibrate(structure, n_seeds=n_seeds, n_images=n_images, effects=effects, claim=claim, reps=reps, seed=seed,
+                    chance=chance)
     return cal[["effect", "in the paper's direction", "coverage"]].rename(columns={"in the paper's direction": "power"})

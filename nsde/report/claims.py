@@ -35,7 +35,8 @@ import pandas as pd
 from nsde.report import paper
 from nsde.stats.inference import SeedTest, holm, simultaneous
 
-__all__ = ["WORDS", "Claim", "CLAIMS", "Verdict", "judge", "paper_table2_effect", "paper_table3_effect"]
+__all__ = ["WORDS", "Claim", "CLAIMS", "Verdict", "judge", "paper_table2_effect", "paper_table3_effect",
+           "settings_table"]
 
 #: Verdict words, from the strongest support of the paper to the strongest against.
 WORDS = ("holds", "holds in part", "is mixed", "equivalent", "inconclusive", "does not hold")

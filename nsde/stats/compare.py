@@ -5,12 +5,13 @@ noise intensity, an L2 budget) and keep the per-image correctness in
 ``df.attrs["correct"]``. This module
 
 * pools the tables of several training seeds of one model (:func:`pool_seeds`): accuracy
-  averaged over seeds, with an interval that resamples seeds and images;
+  averaged over seeds, with an interval whose unit is the seed;
 * compares two models row by row (:func:`compare_tables`): the difference of their
-  accuracies on the same images with a paired (one seed each) or hierarchical (several
-  seeds) bootstrap interval, and its outcome, ``"higher"``, ``"lower"`` or ``"no
-  difference"`` (:func:`outcome`);
-* formats and plots them.
+  accuracies on the same images, seeds paired by index (:func:`nsde.stats.inference.seed_test`),
+  and its outcome, ``"higher"``, ``"lower"`` or ``"no difference"`` (:func:`outcome`);
+* tests a primary endpoint over several rows (:func:`endpoint_tests`) and keeps the rows
+  where a model beats chance (:func:`informative_settings`);
+* formats them.
 
 The sentences a reader takes away are written from these outcomes by :mod:`nsde.report.verdicts`.
 """
@@ -23,10 +24,10 @@ import pandas as pd
 from scipy.stats import binomtest as _binomtest
 
 from nsde.stats.inference import SeedTest, mean_over_settings, seed_test
-from nsde.stats.intervals import Interval, hierarchical_difference, hierarchical_interval
+from nsde.stats.intervals import Interval, accuracy_interval
 
 __all__ = ["OUTCOMES", "outcome", "scores", "pool_seeds", "compare_tables", "compare_scores", "interval_at",
-           "format_tables", "table_from_scores", "endpoint_tests", "informative_settings"]
+           "format_tables", "pool_interval", "table_from_scores", "endpoint_tests", "informative_settings"]
 
 #: Outcomes of a comparison of ``a`` with ``b``.
 OUTCOMES = ("higher", "lower", "no difference")
@@ -55,12 +56,14 @@ def pool_seeds(tables: Sequence[pd.DataFrame], xcol: str, seed: int = 0) -> pd.D
     Args:
         tables: one table per seed (same ``xcol`` values, same images).
         xcol: the row variable (``"intensity"``, ``"eps"``).
-        seed: seed of the bootstrap.
+        seed: seed of a one-seed bootstrap.
 
     Returns:
         DataFrame ``xcol, accuracy, low, high, n, seeds, seed sd``: the accuracy averaged over
-        seeds, a 95% interval resampling seeds and images, and the standard deviation of
-        the seeds' accuracies; ``attrs["correct"]`` maps each row to ``(seeds, N)``.
+        seeds, its 95% interval with the seed as unit (:func:`nsde.stats.inference.seed_test`;
+        with one seed, over the images: Wilson, or a bootstrap for expected correctness),
+        and the standard deviation of the seeds' accuracies; ``attrs["correct"]`` maps each
+        row to ``(seeds, N)``.
     """
     tables = list(tables)
     if not tables:
@@ -75,7 +78,7 @@ def pool_seeds(tables: Sequence[pd.DataFrame], xcol: str, seed: int = 0) -> pd.D
     rows, correct = [], {}
     for v in values:
         m = np.vstack([scores(t, v) for t in tables])
-        iv = hierarchical_interval(m, seed=seed)
+        iv = pool_interval(m, seed=seed)
         per_seed = m.mean(1)
         rows.append({xcol: v, "accuracy": iv.estimate, "low": iv.low, "high": iv.high, "n": m.shape[1],
                      "seeds": len(m), "seed sd": float(per_seed.std(ddof=1)) if len(m) > 1 else float("nan")})
@@ -85,11 +88,21 @@ def pool_seeds(tables: Sequence[pd.DataFrame], xcol: str, seed: int = 0) -> pd.D
     return df
 
 
+def pool_interval(correct, seed: int = 0) -> Interval:
+    """One model's accuracy over seeds and images, ``(seeds, N)``, with its 95% interval:
+    the seed as unit (:func:`nsde.stats.inference.seed_test`) with two seeds or more, the
+    images with one (Wilson for 0/1 correctness, a bootstrap for expected correctness)."""
+    m = np.atleast_2d(np.asarray(correct, dtype=float))
+    return accuracy_interval(m[0], seed=seed) if len(m) == 1 else seed_test(m).interval
+
+
 def compare_scores(a: np.ndarray, b: np.ndarray, seed: int = 0, *, same_models: bool = False) -> Interval:
     """``mean(a) - mean(b)`` for per-image scores ``(seeds, N)`` (or ``(N,)``) on the same
-    images: paired bootstrap with one seed each, hierarchical with several; ``same_models``
-    when both are evaluations of the same trained models (seeds resampled together)."""
-    return hierarchical_difference(np.atleast_2d(a), np.atleast_2d(b), seed=seed, paired_seeds=same_models)
+    images, seeds paired by index, with the interval of :func:`nsde.stats.inference.seed_test`
+    (the seed as unit; with one seed, the images). ``seed`` and ``same_models`` are kept
+    for callers: two evaluations of the same trained models are paired by seed like the
+    models of one seed index are."""
+    return seed_test(np.atleast_2d(a), np.atleast_2d(b)).interval
 
 
 def compare_tables(a: pd.DataFrame, b: pd.DataFrame, xcol: str, *, seed: int = 0,

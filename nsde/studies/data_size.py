@@ -18,8 +18,7 @@ from nsde.core.training import ModelSpec, TrainConfig, TrainedModel, train_or_lo
 from nsde.data import stratified_subset
 from nsde.measures.evaluation import correctness
 from nsde.measures.robustness import noisy_inputs
-from nsde.stats.compare import compare_scores
-from nsde.stats.intervals import hierarchical_interval
+from nsde.stats.compare import compare_scores, pool_interval
 from nsde.studies.zoo import recipe
 
 __all__ = ["train_fraction_zoo", "data_size_table"]
@@ -91,7 +90,7 @@ def data_size_table(runs: dict[float, dict[str, list[TrainedModel]]], splits, *,
                 version=3, name="correct.pt")
             row = {"fraction": f, "train images": n_train, "seeds": len(base), "intensity": intensity}
             for name, c in (("baseline", cb), ("nsde", cn)):
-                iv = hierarchical_interval(c, seed=seed)
+                iv = pool_interval(c, seed=seed)
                 row.update({name: iv.estimate, f"{name} low": iv.low, f"{name} high": iv.high})
             d = compare_scores(cn, cb, seed=seed)
             row.update({"difference": d.estimate, "difference low": d.low, "difference high": d.high})
