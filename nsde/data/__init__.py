@@ -61,6 +61,8 @@ from nsde.data.splits import (
                               Splits,
                               grouped_split,
                               make_splits,
+                              min_class_size,
+                              split_counts,
                               stratified_split,
                               stratified_subset,
 )
@@ -68,7 +70,7 @@ from nsde.data.splits import (
 __all__ = [
     "load_dataset", "DATASETS", "PLAID_RATE", "check_dataset_spec", "plaid_files",
     "DataConfig", "SignalDataset", "Splits", "SPLIT_NAMES", "load_splits", "generate_dataset", "make_splits",
-    "stratified_split", "stratified_subset", "grouped_split", "dataset_layout",
+    "stratified_split", "stratified_subset", "grouped_split", "dataset_layout", "split_counts", "min_class_size",
     "SimulatorConfig", "WAVEFORMS", "CLASS_NAMES", "LOCATION_NAMES", "simulate", "synthesize", "propagate",
     "draw_source_params", "measure_snr", "harmonic_amplitudes", "class_members", "fourier_coefficients",
     "transfer_function", "waveform",
