@@ -105,13 +105,14 @@ def cache_root() -> Path:
 
 
 def _holder(path: Path, is_folder: bool = False) -> str:
-    """The cache folder holding ``path`` (else the folder ``path`` is, or lies in), for messages."""
+    """``"the cache folder <root>"`` when ``path`` lies in the cache, else ``"the folder <its
+    folder>"``, for messages."""
     root, where = _configured_root()
     try:
         Path(path).resolve().relative_to(root.resolve())
-        return where
+        return f"the cache folder {where}"
     except (ValueError, OSError):
-        return str(Path(path) if is_folder else Path(path).parent)
+        return f"the folder {Path(path) if is_folder else Path(path).parent}"
 
 
 def _mb(nbytes: float) -> str:
@@ -131,12 +132,12 @@ def _no_space(path: Path, need: int | None) -> CacheError:
     free = _free_bytes(Path(path).parent)
     need_text = f", {_mb(need)} needed" if need else ""
     free_text = f" ({_mb(free)} free)" if free is not None and (need is None or free < need) else ""
-    return CacheError(f"no space left on the device holding the cache folder {_holder(path)}{need_text}{free_text}, "
+    return CacheError(f"no space left on the device holding {_holder(path)}{need_text}{free_text}, "
                       f"writing {path}; free some space or set NSDE_CACHE to a folder on a larger disk")
 
 
 def _not_writable(path: Path, exc: OSError) -> CacheError:
-    return CacheError(f"cannot write {path}: the cache folder {_holder(path)} is not writable ({exc.strerror}); "
+    return CacheError(f"cannot write {path}: {_holder(path)} is not writable ({exc.strerror}); "
                       "what it holds can be read, but this result is not cached yet: fix its permissions or set "
                       "NSDE_CACHE to a writable folder")
 
@@ -169,7 +170,7 @@ def check_free_space(folder: str | os.PathLike, nbytes: int, what: str = "this f
     folder = Path(folder)
     free = _free_bytes(folder)
     if free is not None and free < nbytes:
-        raise CacheError(f"no space left on the device holding the cache folder {_holder(folder, is_folder=True)}, "
+        raise CacheError(f"no space left on the device holding {_holder(folder, is_folder=True)}, "
                          f"{_mb(nbytes)} needed for {what}, {_mb(free)} free; free some space or set NSDE_CACHE "
                          "to a folder on a larger disk")
 
