@@ -169,6 +169,14 @@ def test_a_populated_read_only_cache_is_read_and_only_a_write_fails(tmp_path, mo
     with pytest.raises(cache.CacheError, match=r"cannot write .*artifact.pt: the cache folder .* is not writable"):
         cache.save_torch(torch.arange(2), cache.artifact_dir("things", {"k": 1}) / "artifact.pt")
     assert torch.equal(cache.load_torch(cache.artifact_dir("things", {"k": 1}) / "artifact.pt"), stored)
+    finding = root / "findings" / "quick" / "x.json"
+    monkeypatch.undo()
+    monkeypatch.setenv("NSDE_CACHE", str(root))
+    cache.save_json({"verdict": "yes"}, finding)
+    _read_only(monkeypatch, root)
+    assert cache.save_json({"verdict": "yes"}, finding) == finding  # the same record again needs no write
+    with pytest.raises(cache.CacheError, match=r"cannot write .*x.json: the cache folder .* is not writable"):
+        cache.save_json({"verdict": "no"}, finding)
 
 
 @pytest.mark.parametrize("failure", ["ENOSPC", "inline_container"])

@@ -314,10 +314,18 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def save_json(obj: Any, path: str | os.PathLike) -> Path:
-    """Write ``obj`` as indented JSON, atomically."""
+    """Write ``obj`` as indented JSON, atomically; a file that already holds exactly this
+    text is left as it is (so recording the same thing again needs no write access)."""
+    path = Path(path)
+    text = json.dumps(obj, indent=2, sort_keys=True, default=str)
+    try:
+        if path.is_file() and path.read_text() == text:
+            return path
+    except (OSError, UnicodeDecodeError):  # unreadable: write it afresh
+        pass
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
-    return Path(path)
+        tmp.write_text(text)
+    return path
 
 
 def load_json(path: str | os.PathLike) -> Any:
