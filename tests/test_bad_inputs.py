@@ -238,8 +238,8 @@ def _user_profile(tmp_path, monkeypatch, text):
 PROFILE_CASES = {
     "n_per_class too small for the split": (
         "n_per_class: 3", ["mine.yaml: profile 'mine': n_per_class must be >= 6", "found 3 (it gives 2/0/1"]),
-    "iaside_bands out of range": (
-        "iaside_bands: 20", ["profile 'mine': iaside_bands must be at most 16", "found 20"]),
+    "iaside_n_bands out of range": (
+        "iaside_n_bands: 20", ["profile 'mine': iaside_n_bands must be at most 16", "found 20"]),
     "iaside_k above the test images": (
         "iaside_k: 100000", ["profile 'mine': iaside_k must be at most the 112 test images", "found 100000"]),
     "lr read as text by YAML": (

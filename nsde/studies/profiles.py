@@ -213,12 +213,13 @@ class Profile:
             tr, va, te = split_counts(self.n_per_class, split)
             raise ProfileError(f"profile {self.name!r}: n_per_class must be >= {need}, so that the "
                                f"{'/'.join(f'{round(100 * f)}' for f in split)} train/val/test split gives every "
-                               f"split a sample of each class, but found {self.n_per_class} (it gives {tr}/{va}/{te} per class)")
-        if not self.iaside_bands <= min(MAX_BANDS, self.image_size):
-            raise ProfileError(f"profile {self.name!r}: iaside_bands must be at most {min(MAX_BANDS, self.image_size)} "
-                               f"(I-ASIDE plays all 2^iaside_bands coalitions, at most 2^{MAX_BANDS}, and each band "
-                               f"needs a frequency bin of the {self.image_size}-pixel images), but found "
-                               f"{self.iaside_bands}")
+                               f"split a sample of each class, but found {self.n_per_class} (it gives "
+                               f"{tr}/{va}/{te} per class)")
+        if not self.iaside_n_bands <= min(MAX_BANDS, self.image_size):
+            raise ProfileError(f"profile {self.name!r}: iaside_n_bands must be at most "
+                               f"{min(MAX_BANDS, self.image_size)} (I-ASIDE plays all 2^iaside_n_bands coalitions, at "
+                               f"most 2^{MAX_BANDS}, and each band needs a frequency bin of the "
+                               f"{self.image_size}-pixel images), but found {self.iaside_n_bands}")
         if self.image_size < MIN_IMAGE_SIZE:
             raise ProfileError(f"profile {self.name!r}: image_size must be >= {MIN_IMAGE_SIZE} for I-ASIDE, but found "
                                f"{self.image_size}")
