@@ -197,7 +197,6 @@ class Profile:
                 raise ProfileError(f"profile {self.name!r}: {f.name} must be {problem}, but found "
                                    f"{value!r}{_text_number_hint(value)}" if not problem.startswith("dataset") else
                                    f"profile {self.name!r}: {problem}")
-        self._check_scale()
         if not set(self.adaptive_eps) <= set(self.attack_eps):
             raise ProfileError(f"profile {self.name!r}: adaptive_eps {self.adaptive_eps} must be a subset of "
                                f"attack_eps {self.attack_eps}")
@@ -205,8 +204,15 @@ class Profile:
             raise ProfileError(f"profile {self.name!r}: lr {self.lr} must be one of arch_lrs {self.arch_lrs} (chapter 2 "
                                "chooses the learning rate of each architecture from them)")
 
-    def _check_scale(self) -> None:
-        """Settings that must fit the data and each other (checked here, not when a chapter runs)."""
+    def check_scale(self) -> None:
+        """Settings that must fit the data and each other, checked when a profile is loaded
+        (not when a chapter runs): ``n_per_class`` against the split, ``iaside_n_bands``
+        against the image size, ``iaside_k`` against the simulated test images.
+        (Programmatic variants, ``dataclasses.replace(P, ...)``, are not checked.)
+
+        Raises:
+            ProfileError: naming the setting, its value and the bound.
+        """
         split = DataConfig.split
         need = min_class_size(split)
         if self.n_per_class < need:  # chapter 1 always simulates the harmonic data with it
@@ -340,7 +346,9 @@ def _build(name: str, params: dict, label: str, bases: dict[str, dict], implicit
 
 def _validated(name: str, params: dict, label: str) -> Profile:
     try:
-        return Profile(name=name, **params)
+        profile = Profile(name=name, **params)
+        profile.check_scale()
+        return profile
     except ProfileError as exc:
         raise ProfileError(f"{label}: {exc}") from None
 
