@@ -243,7 +243,8 @@ PROFILE_CASES = {
     "iaside_k above the test images": (
         "iaside_k: 100000", ["profile 'mine': iaside_k must be at most the 112 test images", "found 100000"]),
     "lr read as text by YAML": (
-        "lr: 2e-3", ["profile 'mine': lr must be a number > 0, but found '2e-3'; write 0.002 (YAML reads 2e-3 as text)"]),
+        "lr: 2e-3", ["profile 'mine': lr must be a number > 0, but found '2e-3'; "
+                     "write 0.002 (YAML reads 2e-3 as text)"]),
     "a learning-rate list read as text by YAML": (
         "arch_lrs: [2e-3, 0.001]", ["arch_lrs must be a list of numbers > 0",
                                     "write [0.002, 0.001] (YAML reads 2e-3 as text)"]),

@@ -18,8 +18,9 @@ Trained models are cached under ``cache_root()/models/<key>``; the key hashes th
 :class:`ModelSpec`, the :class:`TrainConfig`, the **content** of the training and
 validation tensors (not only the configuration that produced them), the precision, the CPU
 thread count of a CPU run (``NSDE_THREADS``: sums split over 1 and 2 threads round
-differently, so the weights differ) and, for NSDEs, :data:`NSDE_TRAINING_VERSION`. :func:`train_or_load` trains once and loads
-afterwards, and :func:`train_zoo` does so for every model the book uses.
+differently, so the weights differ) and, for NSDEs, :data:`NSDE_TRAINING_VERSION`.
+:func:`train_or_load` trains once and loads afterwards, and :func:`train_zoo` does so for
+every model the book uses.
 
 Training runs on one device, or data-parallel under ``torchrun`` (:mod:`nsde._infra.distributed`).
 """
