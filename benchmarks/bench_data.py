@@ -38,7 +38,7 @@ def main() -> None:
     cfg = DataConfig(n_per_class=args.n_per_class, image_size=args.image_size)
     n = 16 * cfg.n_per_class
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
-    generate_dataset(DataConfig(n_per_class=3, image_size=cfg.image_size), show_progress=False)  # warm-up
+    generate_dataset(DataConfig(n_per_class=6, image_size=cfg.image_size), show_progress=False)  # warm-up
     base = _peak_rss_mb()
     t, c = time.perf_counter(), _cpu_s()
     data = generate_dataset(cfg, show_progress=False)

@@ -11,39 +11,114 @@ Usage (the Makefile wraps these)::
 Chapters are jupytext percent-format ``.py`` files listed in ``_toc.yml``; Markdown pages
 are copied as they are. Every chapter takes one parameter, ``profile``; every profile is
 validated (:mod:`nsde.studies.profiles`) before any chapter runs, so a misspelt, missing or
-ill-typed setting stops the run at once. Chapters run in TOC order, except those of
-:data:`RUN_LAST` (the findings page, which reads what the others recorded). A chapter that
-fails or whose kernel dies stops the run with its name; its partly executed notebook is
-kept as ``<chapter>.failed.ipynb``.
+ill-typed setting stops the run at once, and so does an environment this machine cannot
+honour (``NSDE_THREADS``, ``NSDE_DEVICE``, ``NSDE_PRECISION``: :func:`preflight`). Chapters
+run in TOC order, except those of :data:`RUN_LAST` (the findings page, which reads what the
+others recorded). A chapter that fails or whose kernel dies stops the run with its name;
+its partly executed notebook is kept as ``<chapter>.failed.ipynb``.
+
+Two builds can run in one checkout: each profile converts its chapters into its own folder
+(``_build/converted/<profile>``) and executes them into ``_build/executed/<profile>``, under
+a lock (``_build/locks/<profile>.lock``, holding the holder's pid); a second build of the
+same profile stops at once, saying which process holds the lock. The HTML step, which
+every profile writes to ``_build/html``, waits for the other's to finish.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 import yaml
 
 from nsde._infra.cache import cache_root
+from nsde._infra.runtime import SettingError, check_environment
 from nsde.report.findings import clear
 from nsde.studies.profiles import USER_FILE_ENV, ProfileError, get_profile, load_profiles, user_profiles_file
 
-__all__ = ["REPO", "RUN_LAST", "toc_entries", "convert_chapters", "declared_parameters", "execute_book",
-           "build_html", "strip_volatile", "mark_for_rendering", "check_chapters", "check", "stage", "refresh_refs",
-           "main"]
+__all__ = ["REPO", "RUN_LAST", "IOPUB_TIMEOUT_S", "BuildLocked", "build_lock", "toc_entries", "convert_chapters",
+           "declared_parameters", "execute_book", "build_html", "strip_volatile", "mark_for_rendering",
+           "check_chapters", "preflight", "check", "stage", "refresh_refs", "main"]
 
 REPO = Path(__file__).resolve().parents[1]
 TOC = REPO / "_toc.yml"
 CONFIG = REPO / "_config.yml"
 BUILD = REPO / "_build"
 REFS = REPO / "tests" / "notebooks"
+LOCKS = BUILD / "locks"
 KERNEL = "python3"
 #: Chapters executed after all others (they read what the others recorded).
 RUN_LAST = ("book/00_findings",)
+#: Seconds the runner waits for a cell's last outputs after the kernel says it finished
+#: (nbclient's default, 4 s, is too short on a loaded machine; it is not a memory limit).
+IOPUB_TIMEOUT_S = 120
+#: Seconds the HTML step waits for another build's HTML step to finish.
+HTML_WAIT_S = 1800
+
+
+class BuildLocked(RuntimeError):
+    """Another build in this checkout holds the lock. The message names it and its holder."""
+
+
+def _lock_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "_"
+
+
+@contextlib.contextmanager
+def build_lock(name: str, *, wait_s: float = 0.0, what: str | None = None) -> Iterator[Path]:
+    """Hold the lock ``_build/locks/<name>.lock`` of this checkout for the block.
+
+    The lock is an advisory ``flock`` on the file, so it is released when its holder
+    exits, however it exits (``kill -9`` included); the file records the holder's pid and
+    command for the message of a build that finds it taken.
+
+    Args:
+        name: what is locked (a profile's name, ``"html"``).
+        wait_s: seconds to wait for the holder to finish (0: fail at once).
+        what: how to name the locked thing in the message (default ``name``).
+
+    Raises:
+        BuildLocked: the lock is still held after ``wait_s`` (naming the file and the holder).
+    """
+    import fcntl
+
+    LOCKS.mkdir(parents=True, exist_ok=True)
+    path = LOCKS / f"{_lock_name(name)}.lock"
+    fh = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+")
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                fh.seek(0)
+                holder = fh.read().strip() or "a process that has not written its pid yet"
+                fh.close()
+                raise BuildLocked(f"another build of {what or name} in this checkout holds the lock {path} ({holder}); "
+                                  "wait for it to finish or stop it, then run again (builds of other profiles can "
+                                  "run at the same time)") from None
+            time.sleep(0.2)
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}: "
+                 f"{' '.join([Path(sys.argv[0]).name] + sys.argv[1:])}\n")
+        fh.flush()
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            fh.seek(0)
+            fh.truncate()
+        fh.close()  # releases the lock
 
 
 def toc_entries(toc: Path = TOC) -> list[str]:
@@ -117,13 +192,34 @@ def check_chapters(declared: dict[str, dict]) -> None:
                                f"a profile), but it sets {sorted(params)}")
 
 
-def check(profile: str | None = None) -> dict[str, dict]:
-    """Validate the profiles file and the chapters' parameters cells; return the latter."""
-    load_profiles()
+def preflight(profile: str | None = None) -> dict:
+    """Everything that can be checked before a chapter runs: the profiles (all, and
+    ``profile`` by name) and the environment (``NSDE_THREADS``, ``NSDE_DEVICE``,
+    ``NSDE_PRECISION`` for the architectures the profile trains).
+
+    Returns:
+        :func:`nsde._infra.runtime.check_environment`'s summary.
+
+    Raises:
+        ProfileError: a bad profile file or setting (naming it).
+        SettingError: an environment variable this machine cannot honour (naming it).
+    """
+    profiles = load_profiles()
     if profile is not None:
-        get_profile(profile)
-    notebooks = convert_chapters(BUILD / "converted")
-    declared = declared_parameters(notebooks)
+        chosen = [get_profile(profile)]
+    else:
+        chosen = list(profiles.values())
+    archs = tuple(sorted({a for P in chosen for a in (P.arch, P.compare_arch)}))
+    return check_environment(archs)
+
+
+def check(profile: str | None = None) -> dict[str, dict]:
+    """Validate the profiles file, the environment (:func:`preflight`) and the chapters'
+    parameters cells; return the latter."""
+    preflight(profile)
+    with tempfile.TemporaryDirectory(prefix="nsde-check-") as tmp:  # no file another build reads
+        notebooks = convert_chapters(Path(tmp))
+        declared = declared_parameters(notebooks)
     check_chapters(declared)
     return declared
 
@@ -173,35 +269,54 @@ def _order(entries: list[str]) -> list[str]:
 def execute_book(profile: str, dest: Path, chapters: list[str] | None = None) -> dict[str, Path]:
     """Execute the chapters (all, or those whose entry contains one of ``chapters``).
 
-    Every profile and every chapter's parameters cell are validated first. Notebooks are
-    executed in TOC order (:data:`RUN_LAST` at the end) with the chapter folder as working
-    directory, written to ``dest`` atomically.
+    Every profile, the environment (:func:`preflight`) and every chapter's parameters
+    cell are validated first. Notebooks are executed in TOC order (:data:`RUN_LAST` at the
+    end) with the chapter folder as working directory, written to ``dest`` atomically,
+    under the profile's :func:`build_lock`.
 
     Returns:
         ``{toc entry: executed notebook}``.
 
     Raises:
+        ProfileError, SettingError: a bad profile or environment, before any chapter runs.
+        BuildLocked: another build of ``profile`` runs in this checkout.
         SystemExit: ``chapters`` given but empty or matching nothing; a chapter failed or
             its kernel died (naming it, the partial notebook kept as ``.failed.ipynb``).
     """
-    import papermill
-
-    get_profile(profile)
-    load_profiles()
+    preflight(profile)
     user = user_profiles_file()
     if user is not None:  # the kernels run in the chapters' folder: tell them where the user's profiles are
         os.environ[USER_FILE_ENV] = str(user)
-    cache_root()  # a cache folder that is a file or not writable: one line, before any work
+    cache_root()  # a cache folder that is a file or cannot be created: one line, before any work
     if chapters is not None and not chapters:
         raise SystemExit("--chapters needs at least one name (omit it to run every chapter)")
-    notebooks = convert_chapters(BUILD / "converted")
+    with build_lock(profile, what=f"profile {profile!r}"):
+        return _execute(profile, dest, chapters)
+
+
+def _why(exc: BaseException) -> str:
+    """What a runner error means, for the message of a stopped chapter."""
+    name = type(exc).__name__
+    if name == "DeadKernelError":
+        return "the kernel died: it may have run out of memory, or been killed"
+    if name == "CellTimeoutError" and "IOPub" in str(exc):
+        return (f"the kernel sent no output for {IOPUB_TIMEOUT_S} s after a cell finished: the machine is overloaded "
+                "(this is not a memory problem); run it again when the machine is less busy")
+    if name == "CellTimeoutError":
+        return "a cell ran past the runner's time limit"
+    return "the kernel could not be started or stopped responding"
+
+
+def _execute(profile: str, dest: Path, chapters: list[str] | None) -> dict[str, Path]:
+    import papermill
+
+    notebooks = convert_chapters(BUILD / "converted" / _lock_name(profile))
     declared = declared_parameters(notebooks)
     check_chapters(declared)
     selected = {e: notebooks[e] for e in _order(list(notebooks)) if not chapters or any(c in e for c in chapters)}
     if chapters and not selected:
         raise SystemExit(f"no chapter matches {chapters}; chapters: {', '.join(notebooks)}")
     if not chapters:  # a full run records every finding afresh
-
         clear(profile)
     done = {}
     total = time.perf_counter()
@@ -214,7 +329,8 @@ def execute_book(profile: str, dest: Path, chapters: list[str] | None = None) ->
         print(f"[{profile}] executing {entry} ...", flush=True)
         try:
             papermill.execute_notebook(str(path), str(tmp), parameters={"profile": profile}, kernel_name=KERNEL,
-                                       cwd=str((REPO / entry).parent), progress_bar=False)
+                                       cwd=str((REPO / entry).parent), progress_bar=False,
+                                       iopub_timeout=IOPUB_TIMEOUT_S)
         except papermill.PapermillExecutionError as exc:
             if tmp.exists():
                 os.replace(tmp, failed)
@@ -225,8 +341,7 @@ def execute_book(profile: str, dest: Path, chapters: list[str] | None = None) ->
                 os.replace(tmp, failed)
             where = f"; the partly executed notebook is {failed}" if failed.exists() else ""
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail"
-            raise SystemExit(f"{entry} stopped: {type(exc).__name__}: {reason} (the kernel may have run out of "
-                             f"memory){where}") from None
+            raise SystemExit(f"{entry} stopped: {type(exc).__name__}: {reason} ({_why(exc)}){where}") from None
         failed.unlink(missing_ok=True)
         mark_for_rendering(tmp)
         os.replace(tmp, out)
@@ -275,7 +390,15 @@ def build_html(notebook_dir: Path, root: Path = REPO) -> Path:
 
     Returns:
         The path of ``index.html``.
+
+    Raises:
+        BuildLocked: another build's HTML step did not finish within :data:`HTML_WAIT_S`.
     """
+    with build_lock("html", wait_s=HTML_WAIT_S, what="the HTML book"):
+        return _build_html(notebook_dir, root)
+
+
+def _build_html(notebook_dir: Path, root: Path) -> Path:
     out = root
     src = stage(notebook_dir, root / "_build" / "src")
     jb = Path(sys.executable).with_name("jupyter-book")
@@ -323,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.cmd == "check":
             check(args.profile)
-            print("profiles and chapters agree")
+            print("profiles, environment and chapters agree")
         elif args.cmd in ("book", "execute"):
             executed = BUILD / "executed" / args.profile
             start = time.perf_counter()
@@ -336,7 +459,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "refs":
             for path in refresh_refs():
                 print(f"refreshed {path.relative_to(REPO)}")
-    except (ProfileError, OSError) as exc:  # bad profile, unusable cache folder (CacheError), missing file
+    except (ProfileError, SettingError, BuildLocked, OSError) as exc:
+        # bad profile or environment, another build holding the lock, unusable cache folder (CacheError), missing file
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -6,17 +6,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from nsde.measures.attribution import (
-    METHODS,
-    attribute,
-    attribution_change,
-    attribution_stability,
-    completeness_gap,
-    normalize_attributions,
-    spearman_rank,
-    stability_summary,
-    topk_intersection,
-)
+from nsde.measures.attribution import (METHODS, attribute, attribution_change, attribution_stability, completeness_gap,
+                                       normalize_attributions, spearman_rank, stability_summary, topk_intersection)
 
 
 class SmoothNet(nn.Module):

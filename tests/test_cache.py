@@ -127,27 +127,101 @@ def test_an_unusable_cache_root_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("NSDE_CACHE", str(blocker))
     with pytest.raises(cache.CacheError, match=rf"cache folder {blocker} .*is a file"):
         cache.cache_root()
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    monkeypatch.setenv("NSDE_CACHE", str(locked))
-    try:
-        if os_access_is_enforced(locked):
-            with pytest.raises(cache.CacheError, match="not writable"):
-                cache.cache_root()
-    finally:
-        locked.chmod(0o700)
-    # root ignores permission bits; the check must still be made and named
-    monkeypatch.setattr(cache.os, "access", lambda path, mode: Path(path) != locked)
-    with pytest.raises(cache.CacheError, match=rf"cache folder {locked} \(set by NSDE_CACHE\) is not writable"):
+    monkeypatch.setenv("NSDE_CACHE", str(blocker / "below"))
+    with pytest.raises(cache.CacheError, match=rf"cannot create the cache folder {blocker / 'below'}"):
         cache.cache_root()
 
 
-def os_access_is_enforced(path) -> bool:
-    """root ignores permission bits: the not-writable case can only be tested as a user."""
+def _read_only(monkeypatch, root: Path) -> None:
+    """Make every write under ``root`` fail as on a read-only file system (root ignores
+    permission bits, so the test cannot use chmod)."""
+    import errno
     import os
+    import tempfile
 
-    return not os.access(path, os.W_OK)
+    def refuse(path):
+        if str(path).startswith(str(root)):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    real_mkdir, real_mkstemp, real_unlink = os.mkdir, tempfile.mkstemp, os.unlink
+    monkeypatch.setattr(os, "mkdir", lambda path, *a, **k: (refuse(path), real_mkdir(path, *a, **k))[1])
+    monkeypatch.setattr(os, "unlink", lambda path, *a, **k: (refuse(path), real_unlink(path, *a, **k))[1])
+    monkeypatch.setattr(tempfile, "mkstemp", lambda *a, **k: (refuse(k.get("dir", "")), real_mkstemp(*a, **k))[1])
+
+
+def test_a_populated_read_only_cache_is_read_and_only_a_write_fails(tmp_path, monkeypatch):
+    root = tmp_path / "ro"
+    monkeypatch.setenv("NSDE_CACHE", str(root))
+    stored = cache.cached("things", {"k": 1}, lambda: torch.arange(3))
+    old = cache.artifact_dir("things", {"k": 1}) / ".artifact.pt.abc.tmp"  # an orphan it cannot remove
+    old.write_bytes(b"half")
+    import os
+    import time
+    os.utime(old, (time.time() - 2 * cache.ORPHAN_AGE_S,) * 2)
+    _read_only(monkeypatch, root)
+    assert cache.cache_root() == root
+    assert torch.equal(cache.cached("things", {"k": 1}, lambda: torch.arange(5)), stored)  # read, nothing written
+    with pytest.raises(cache.CacheError) as info:  # a result not cached yet must be written: that fails, named
+        cache.cached("things", {"k": 2}, lambda: torch.arange(5))
+    message = str(info.value)
+    assert f"the cache folder {root} (set by NSDE_CACHE) is not writable" in message
+    assert "things" in message and "set NSDE_CACHE to a writable folder" in message
+    with pytest.raises(cache.CacheError, match=r"cannot write .*artifact.pt: the cache folder .* is not writable"):
+        cache.save_torch(torch.arange(2), cache.artifact_dir("things", {"k": 1}) / "artifact.pt")
+    assert torch.equal(cache.load_torch(cache.artifact_dir("things", {"k": 1}) / "artifact.pt"), stored)
+    finding = root / "findings" / "quick" / "x.json"
+    monkeypatch.undo()
+    monkeypatch.setenv("NSDE_CACHE", str(root))
+    cache.save_json({"verdict": "yes"}, finding)
+    _read_only(monkeypatch, root)
+    assert cache.save_json({"verdict": "yes"}, finding) == finding  # the same record again needs no write
+    with pytest.raises(cache.CacheError, match=r"cannot write .*x.json: the cache folder .* is not writable"):
+        cache.save_json({"verdict": "no"}, finding)
+
+
+@pytest.mark.parametrize("failure", ["ENOSPC", "inline_container"])
+def test_a_full_disk_is_named_with_the_size_and_nothing_is_left_behind(tmp_path, monkeypatch, failure):
+    import errno
+
+    monkeypatch.setenv("NSDE_CACHE", str(tmp_path / "c"))
+    folder = cache.artifact_dir("models", {"k": 1})
+    target = folder / "checkpoint.pt"
+    cache.save_torch({"w": torch.zeros(10)}, target)  # an earlier epoch's checkpoint
+
+    def full(obj, f, *args, **kwargs):
+        Path(f).write_bytes(b"partial")
+        if failure == "ENOSPC":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 1365184 vs 1365080")
+
+    monkeypatch.setattr(cache.torch, "save", full)
+    monkeypatch.setattr(cache, "_free_bytes", lambda folder: 4096)  # what a full disk reports afterwards
+    monkeypatch.setattr(cache, "check_free_space", lambda *a, **k: None)  # the disk filled up while writing
+    with pytest.raises(cache.CacheError) as info:
+        cache.save_torch({"w": torch.zeros(1_000_000)}, target)
+    message = str(info.value)
+    assert message.startswith(f"no space left on the device holding the cache folder {tmp_path / 'c'} (set by "
+                              "NSDE_CACHE), 4.0 MB needed")
+    assert str(target) in message and "set NSDE_CACHE to a folder on a larger disk" in message
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.pt", "config.json"]  # no temp file
+    monkeypatch.undo()
+    assert torch.equal(cache.load_torch(target)["w"], torch.zeros(10))  # the old checkpoint is intact
+
+
+def test_a_disk_too_full_for_a_write_is_named_before_writing(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    monkeypatch.setenv("NSDE_CACHE", str(tmp_path / "c"))
+    folder = cache.artifact_dir("models", {"k": 1})
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 196_608, 196_608))
+    written = []
+    monkeypatch.setattr(cache.torch, "save", lambda *a, **k: written.append(a))
+    with pytest.raises(cache.CacheError, match=rf"no space left on the device holding the cache folder "
+                       rf"{tmp_path / 'c'} \(set by NSDE_CACHE\), 4.0 MB needed for checkpoint.pt, 0.2 MB free"):
+        cache.save_torch({"w": torch.zeros(1_000_000)}, folder / "checkpoint.pt")
+    assert not written and sorted(p.name for p in folder.iterdir()) == ["config.json"]
 
 
 def test_writes_are_flushed_to_disk(tmp_path, monkeypatch):

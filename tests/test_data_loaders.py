@@ -4,17 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from nsde.data import (
-    RecordingConfig,
-    STFTConfig,
-    fit_length,
-    load_dataset,
-    load_hdf5_folder,
-    load_ts,
-    read_ts,
-    spectrogram,
-    waveform,
-)
+from nsde.data import (RecordingConfig, STFTConfig, fit_length, load_dataset, load_hdf5_folder, load_ts, read_ts,
+                       spectrogram, waveform)
 
 FS = 200_000.0
 CFG = RecordingConfig(image_size=16, stft=STFTConfig(n_fft=256, hop=32))

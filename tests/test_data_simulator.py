@@ -4,17 +4,8 @@ import math
 import pytest
 import torch
 
-from nsde.data import (
-    CLASS_NAMES,
-    LOCATION_NAMES,
-    WAVEFORMS,
-    SimulatorConfig,
-    class_members,
-    draw_source_params,
-    simulate,
-    synthesize,
-    waveform,
-)
+from nsde.data import (CLASS_NAMES, LOCATION_NAMES, WAVEFORMS, SimulatorConfig, class_members, draw_source_params,
+                       simulate, synthesize, waveform)
 
 FS, L = 200_000.0, 8192
 BIN = 41  # an on-grid fundamental: 41 * FS / L ~ 1.0 kHz

@@ -2,20 +2,8 @@
 import pytest
 import torch
 
-from nsde.data import (
-    CLASS_NAMES,
-    DataConfig,
-    SignalDataset,
-    STFTConfig,
-    generate_dataset,
-    load_splits,
-    min_image_size,
-    row_of_frequency,
-    spectrogram,
-    stratified_split,
-    stratified_subset,
-    waveform,
-)
+from nsde.data import (CLASS_NAMES, DataConfig, SignalDataset, STFTConfig, generate_dataset, load_splits,
+                       min_image_size, row_of_frequency, spectrogram, stratified_split, stratified_subset, waveform)
 
 FS = 200_000.0
 

@@ -21,12 +21,11 @@ def test_paper_tables_are_consistent():
 
 def test_the_wheel_ships_the_profiles_and_the_license(tmp_path):
     """A non-editable install finds its profiles: they are package data of the wheel."""
+    import shutil
     import subprocess
     import sys
     import zipfile
     from pathlib import Path
-
-    import shutil
 
     repo = Path(__file__).resolve().parents[1]
     src = tmp_path / "src"  # a copy: setuptools writes build/ beside the sources it builds

@@ -72,3 +72,148 @@ def test_a_dead_kernel_names_the_chapter_and_keeps_the_partial_notebook(tmp_path
     failed = tmp_path / "book" / "01_data.failed.ipynb"
     assert failed.exists() and str(failed) in message
     assert not list((tmp_path / "book").glob(".*.tmp.ipynb"))  # no hidden leftovers
+
+
+# ----------------------------------------------------------------- two builds in one checkout
+_HOLDER = """
+import sys
+from pathlib import Path
+from nsde import runbook
+runbook.LOCKS = Path(sys.argv[1])
+with runbook.build_lock(sys.argv[2]):
+    print("held", flush=True)
+    sys.stdin.read()  # hold until the test closes stdin (or kills us)
+"""
+
+
+def _holder(tmp_path, name):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(runbook.REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", _HOLDER, str(tmp_path), name], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_the_build_lock_names_its_holder_in_another_process_and_frees_when_it_ends(tmp_path, monkeypatch):
+    import pytest
+
+    monkeypatch.setattr(runbook, "LOCKS", tmp_path)
+    first = _holder(tmp_path, "quick")
+    try:
+        with pytest.raises(runbook.BuildLocked) as info:
+            with runbook.build_lock("quick", what="profile 'quick'"):
+                pass
+        message = str(info.value)
+        assert f"another build of profile 'quick' in this checkout holds the lock {tmp_path / 'quick.lock'}" in message
+        assert f"pid {first.pid}," in message
+        with runbook.build_lock("default"):  # another profile is not blocked
+            pass
+    finally:
+        first.stdin.close()
+        first.wait(30)
+    with runbook.build_lock("quick"):  # released when its holder ended
+        pass
+    killed = _holder(tmp_path, "quick")
+    killed.kill()  # kill -9 releases it too (flock), no stale lock file to remove
+    killed.wait(30)
+    with runbook.build_lock("quick"):
+        assert f"pid {__import__('os').getpid()}," in (tmp_path / "quick.lock").read_text()
+
+
+def test_the_html_step_waits_for_another_builds(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    monkeypatch.setattr(runbook, "LOCKS", tmp_path)
+    first = _holder(tmp_path, "html")
+    threading.Timer(1.0, first.stdin.close).start()
+    start = time.monotonic()
+    with runbook.build_lock("html", wait_s=60):
+        waited = time.monotonic() - start
+    first.wait(30)
+    assert waited >= 0.5
+
+
+_CHAPTER = '''# %% tags=["parameters"]
+profile = "quick"
+
+# %%
+import os, time
+deadline = time.time() + 120
+while not os.path.exists(os.environ["NSDE_TEST_RELEASE"]) and time.time() < deadline:
+    time.sleep(0.1)
+print("ran", profile)
+'''
+
+
+def test_two_builds_in_one_checkout_run_side_by_side_and_a_second_of_one_profile_is_refused(tmp_path):
+    """`python -m nsde.runbook execute` three times in one (tiny) checkout: a second run of
+    the running profile stops at once, naming the first's pid; another profile runs beside it."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    checkout = tmp_path / "checkout"
+    shutil.copytree(runbook.REPO / "nsde", checkout / "nsde", ignore=shutil.ignore_patterns("__pycache__"))
+    (checkout / "book").mkdir()
+    (checkout / "book" / "index.md").write_text("# index\n")
+    (checkout / "book" / "01_wait.py").write_text(_CHAPTER)
+    (checkout / "_toc.yml").write_text("format: jb-book\nroot: book/index\nchapters:\n- file: book/01_wait\n")
+    release = tmp_path / "release"
+    env = {**os.environ, "PYTHONPATH": str(checkout), "NSDE_CACHE": str(tmp_path / "cache"),
+           "NSDE_TEST_RELEASE": str(release), "TQDM_DISABLE": "1"}
+    env.pop("NSDE_PROFILES", None)
+
+    def start(profile):
+        return subprocess.Popen([sys.executable, "-m", "nsde.runbook", "execute", "--profile", profile],
+                                cwd=checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    first = start("quick")
+    try:
+        assert "[quick] executing book/01_wait" in first.stdout.readline()  # it holds the lock now
+        other = start("default")
+        second = start("quick")
+        out, err = second.communicate(timeout=120)
+        assert second.returncode == 2, out + err
+        assert "another build of profile 'quick' in this checkout holds the lock" in err
+        assert f"pid {first.pid}," in err and len(err.strip().splitlines()) == 1
+        lock, deadline = checkout / "_build" / "locks" / "default.lock", time.time() + 120
+        while not (lock.exists() and lock.read_text().strip()):  # the other profile runs beside the first
+            assert other.poll() is None and time.time() < deadline
+            time.sleep(0.1)
+        assert first.poll() is None
+    finally:
+        release.write_text("go")
+    for proc, profile in ((first, "quick"), (other, "default")):
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, out[-2000:] + err[-2000:]
+        executed = checkout / "_build" / "executed" / profile / "book" / "01_wait.ipynb"
+        assert f"ran {profile}" in executed.read_text()
+    assert sorted(p.name for p in (checkout / "_build" / "converted").iterdir()) == ["default", "quick"]
+
+
+def test_an_iopub_timeout_is_not_called_a_memory_problem(tmp_path, monkeypatch):
+    import papermill
+    import pytest
+    from nbclient.exceptions import CellTimeoutError
+
+    seen = {}
+
+    def slow(src, out, **kwargs):
+        seen.update(kwargs)
+        raise CellTimeoutError("A cell timed out while it was being executed, after 120 seconds.\n"
+                               "The message was: Timeout waiting for IOPub output.")
+
+    monkeypatch.setattr(papermill, "execute_notebook", slow)
+    with pytest.raises(SystemExit) as info:
+        runbook.execute_book("quick", tmp_path, chapters=["01_data"])
+    message = str(info.value)
+    assert seen["iopub_timeout"] == runbook.IOPUB_TIMEOUT_S >= 60  # papermill's 4 s fails on a loaded machine
+    assert "book/01_data stopped: CellTimeoutError" in message
+    assert "the machine is overloaded (this is not a memory problem)" in message and "out of memory" not in message

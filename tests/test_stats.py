@@ -2,14 +2,8 @@
 import numpy as np
 import pytest
 
-from nsde.stats.intervals import (
-    accuracy_interval,
-    bootstrap_interval,
-    format_interval,
-    paired_difference,
-    unpaired_difference,
-    wilson_interval,
-)
+from nsde.stats.intervals import (accuracy_interval, bootstrap_interval, format_interval, paired_difference,
+                                  unpaired_difference, wilson_interval)
 
 
 def test_wilson_contains_estimate_and_shrinks_with_n():

@@ -9,16 +9,23 @@ later run to load. A cache heals itself: a damaged entry (truncated, empty, unre
 reported by name and recomputed by :func:`cached`, and temporary files orphaned by a
 killed writer are removed when their folder is next used.
 
+A read-only cache is read: only a write (a result not cached yet) fails, with a
+:class:`CacheError` naming the file and the folder. A full disk is named the same way
+("no space left on the device holding <cache folder>, N MB needed"), checked before
+writing where the size is known (:func:`check_free_space`).
+
 The root is ``$NSDE_CACHE`` when set, else ``.cache/`` in the repository (git-ignored).
 """
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import inspect
 import json
 import os
 import pickle
+import shutil
 import tempfile
 import time
 import warnings
@@ -36,6 +43,8 @@ __all__ = [
     "tensor_hash",
     "artifact_dir",
     "atomic_path",
+    "check_free_space",
+    "tensor_bytes",
     "save_json",
     "load_json",
     "save_torch",
@@ -55,19 +64,16 @@ ORPHAN_AGE_S = 600.0
 
 
 class CacheError(OSError):
-    """The cache folder cannot be used (it is a file, or not writable). The message names it."""
+    """The cache folder cannot be used (it is a file, it is not writable where a write is
+    needed, or its device is full). The message names it."""
 
 
 class DamagedCacheEntry(OSError):
     """A cached file exists but cannot be read (truncated, empty, corrupt). Names the file."""
 
 
-def cache_root() -> Path:
-    """The cache folder: ``$NSDE_CACHE``, else ``<repo>/.cache`` (else ``~/.cache/nsde``).
-
-    Raises:
-        CacheError: the folder is a file, cannot be created or is not writable.
-    """
+def _configured_root() -> tuple[Path, str]:
+    """The cache folder and how to name it in messages, without touching the disk."""
     env = os.environ.get("NSDE_CACHE")
     if env:
         root = Path(env).expanduser()
@@ -75,16 +81,114 @@ def cache_root() -> Path:
         root = _REPO / ".cache"
     else:  # installed as a regular package
         root = Path.home() / ".cache" / "nsde"
-    where = f"{root} (set by NSDE_CACHE)" if env else str(root)
+    return root, (f"{root} (set by NSDE_CACHE)" if env else str(root))
+
+
+def cache_root() -> Path:
+    """The cache folder: ``$NSDE_CACHE``, else ``<repo>/.cache`` (else ``~/.cache/nsde``).
+
+    A folder that is not writable is returned too: what it holds can be read, and a write
+    into it raises :class:`CacheError` naming it.
+
+    Raises:
+        CacheError: the folder is a file, or does not exist and cannot be created.
+    """
+    root, where = _configured_root()
     if root.exists() and not root.is_dir():
         raise CacheError(f"the cache folder {where} is a file, not a folder; remove it or set NSDE_CACHE")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CacheError(f"cannot create the cache folder {where}: {exc.strerror}") from None
-    if not os.access(root, os.W_OK | os.X_OK):
-        raise CacheError(f"the cache folder {where} is not writable; fix its permissions or set NSDE_CACHE")
+    if not root.is_dir():
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheError(f"cannot create the cache folder {where}: {exc.strerror}") from None
     return root
+
+
+def _holder(path: Path, is_folder: bool = False) -> str:
+    """``"the cache folder <root>"`` when ``path`` lies in the cache, else ``"the folder <its
+    folder>"``, for messages."""
+    root, where = _configured_root()
+    try:
+        Path(path).resolve().relative_to(root.resolve())
+        return f"the cache folder {where}"
+    except (ValueError, OSError):
+        return f"the folder {Path(path) if is_folder else Path(path).parent}"
+
+
+def _mb(nbytes: float) -> str:
+    return f"{nbytes / 1e6:.1f} MB" if nbytes < 1e8 else f"{nbytes / 1e6:,.0f} MB"
+
+
+def _free_bytes(folder: Path) -> int | None:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return int(shutil.disk_usage(folder).free)
+    except OSError:
+        return None
+
+
+def _no_space(path: Path, need: int | None) -> CacheError:
+    free = _free_bytes(Path(path).parent)
+    need_text = f", {_mb(need)} needed" if need else ""
+    free_text = f" ({_mb(free)} free)" if free is not None and (need is None or free < need) else ""
+    return CacheError(f"no space left on the device holding {_holder(path)}{need_text}{free_text}, "
+                      f"writing {path}; free some space or set NSDE_CACHE to a folder on a larger disk")
+
+
+def _not_writable(path: Path, exc: OSError) -> CacheError:
+    return CacheError(f"cannot write {path}: {_holder(path)} is not writable ({exc.strerror}); "
+                      "what it holds can be read, but this result is not cached yet: fix its permissions or set "
+                      "NSDE_CACHE to a writable folder")
+
+
+def _is_torch_write_failure(exc: BaseException) -> bool:
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("inline_container" in text or "PytorchStreamWriter" in text
+                                              or "file write failed" in text)
+
+
+def _write_error(path: Path, exc: BaseException, need: int | None = None) -> CacheError | None:
+    """The :class:`CacheError` that names a failed write, or ``None`` for other errors."""
+    if isinstance(exc, CacheError):
+        return None
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return _no_space(path, need)
+    if isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return _not_writable(path, exc)
+    if _is_torch_write_failure(exc):  # torch's zip writer reports a full disk as "unexpected pos ..."
+        free = _free_bytes(Path(path).parent)
+        if free is None or free < max(need or 0, 1 << 20):
+            return _no_space(path, need)
+        return CacheError(f"cannot write {path}: torch.save failed ({str(exc).splitlines()[0][:200]})")
+    return None
+
+
+def check_free_space(folder: str | os.PathLike, nbytes: int, what: str = "this file") -> None:
+    """Raise :class:`CacheError` before any work when ``folder``'s device has less than
+    ``nbytes`` free (naming the cache folder, the size needed and the size free)."""
+    folder = Path(folder)
+    free = _free_bytes(folder)
+    if free is not None and free < nbytes:
+        raise CacheError(f"no space left on the device holding {_holder(folder, is_folder=True)}, "
+                         f"{_mb(nbytes)} needed for {what}, {_mb(free)} free; free some space or set NSDE_CACHE "
+                         "to a folder on a larger disk")
+
+
+def tensor_bytes(obj: Any, _depth: int = 0) -> int:
+    """The bytes of the tensors and arrays in ``obj`` (nested dicts, lists, tuples): a lower
+    bound on the size of its ``torch.save`` file."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if hasattr(obj, "nbytes") and hasattr(obj, "dtype"):  # a NumPy array
+        return int(obj.nbytes)
+    if _depth > 20:
+        return 0
+    if isinstance(obj, dict):
+        return sum(tensor_bytes(v, _depth + 1) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(tensor_bytes(v, _depth + 1) for v in obj)
+    return 0
 
 
 def _canonical(obj: Any) -> Any:
@@ -137,7 +241,11 @@ def artifact_dir(kind: str, *configs: Any) -> Path:
     person can tell what a folder holds.
     """
     path = cache_root() / kind / config_hash(*configs)
-    path.mkdir(parents=True, exist_ok=True)
+    if not path.is_dir():
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise (_write_error(path / "config.json", exc) or exc) from None
     remove_orphans(path)
     desc = path / "config.json"
     if not desc.exists():
@@ -155,20 +263,25 @@ def remove_orphans(folder: str | os.PathLike, max_age_s: float = ORPHAN_AGE_S) -
             if now - tmp.stat().st_mtime > max_age_s:
                 tmp.unlink()
                 removed.append(tmp)
-        except FileNotFoundError:  # another process finished or removed it
+        except OSError:  # another process finished or removed it, or the folder is read-only
             pass
     return removed
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, need: int | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
-    On an exception the temporary file is removed and ``path`` is left untouched.
+    On an exception the temporary file is removed and ``path`` is left untouched. A full
+    disk or a read-only folder raises :class:`CacheError` naming the file, the cache
+    folder and (``need``, bytes, when known) the space needed.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise (_write_error(path, exc, need) or exc) from None
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -177,6 +290,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
         _fsync_dir(path.parent)
+    except (OSError, RuntimeError) as exc:
+        named = _write_error(path, exc, need)
+        if named is None:
+            raise
+        raise named from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -196,10 +314,18 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def save_json(obj: Any, path: str | os.PathLike) -> Path:
-    """Write ``obj`` as indented JSON, atomically."""
+    """Write ``obj`` as indented JSON, atomically; a file that already holds exactly this
+    text is left as it is (so recording the same thing again needs no write access)."""
+    path = Path(path)
+    text = json.dumps(obj, indent=2, sort_keys=True, default=str)
+    try:
+        if path.is_file() and path.read_text() == text:
+            return path
+    except (OSError, UnicodeDecodeError):  # unreadable: write it afresh
+        pass
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
-    return Path(path)
+        tmp.write_text(text)
+    return path
 
 
 def load_json(path: str | os.PathLike) -> Any:
@@ -212,8 +338,16 @@ def load_json(path: str | os.PathLike) -> Any:
 
 
 def save_torch(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` ``obj`` atomically."""
-    with atomic_path(path) as tmp:
+    """``torch.save`` ``obj`` atomically.
+
+    Raises:
+        CacheError: the device has less free space than the tensors of ``obj`` take (checked
+            before writing), it filled up while writing, or the folder is not writable.
+    """
+    need = tensor_bytes(obj)
+    if need:
+        check_free_space(Path(path).parent, need, Path(path).name)
+    with atomic_path(path, need=need or None) as tmp:
         torch.save(obj, tmp)
     return Path(path)
 
@@ -248,7 +382,10 @@ def load_or_heal(path: str | os.PathLike, map_location: str | torch.device = "cp
         return load_torch(path, map_location=map_location)
     except DamagedCacheEntry as exc:
         warnings.warn(f"{exc}; deleting it and computing it again", stacklevel=2)
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:  # a read-only cache: the recomputed result's write will name the folder
+            pass
         return None
 
 

@@ -13,8 +13,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-__all__ = ["positive_int", "nonnegative_int", "check_choice", "check_images", "check_labels", "check_xy",
-           "number_list", "model_classes", "model_channels", "check_model_input", "unwrap_model"]
+__all__ = ["positive_int", "nonnegative_int", "finite_number", "check_choice", "check_images", "check_labels",
+           "check_xy", "number_list", "model_classes", "model_channels", "output_classes", "check_model_input",
+           "check_model_values", "unwrap_model"]
 
 #: Tolerance on the [0, 1] range of images (float rounding of normalised spectrograms).
 RANGE_TOL = 1e-5
@@ -36,6 +37,16 @@ def nonnegative_int(name: str, value: Any) -> int:
     if not _is_int(value) or value < 0:
         raise ValueError(f"{name} must be an int >= 0, but found {value!r}")
     return int(value)
+
+
+def finite_number(name: str, value: Any, minimum: float | None = None) -> float:
+    """``value`` as a finite float (``>= minimum`` when given), or a ``ValueError`` naming ``name``."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+        and math.isfinite(value) and (minimum is None or value >= minimum)
+    if not ok:
+        bound = "" if minimum is None else f" >= {minimum:g}"
+        raise ValueError(f"{name} must be a finite number{bound}, but found {value!r}")
+    return float(value)
 
 
 def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
@@ -62,6 +73,9 @@ def check_images(x: Any, name: str = "x", *, unit_range: bool = True) -> torch.T
         raise TypeError(f"{name} must be a torch.Tensor of shape (N, C, H, W), but found {type(x).__name__}")
     if x.ndim != 4:
         raise ValueError(f"{name} must have shape (N, C, H, W), but found shape {tuple(x.shape)}")
+    if x.device.type == "meta":
+        raise ValueError(f"{name} is on the meta device, so it holds no values; create it on the CPU or a GPU "
+                         "(e.g. torch.rand(..., device='cpu'))")
     if not x.is_floating_point():
         hint = " (divide uint8 images by 255)" if x.dtype == torch.uint8 else ""
         raise TypeError(f"{name} must be a floating-point tensor with values in [0, 1], but found dtype "
@@ -105,10 +119,10 @@ def check_xy(x: Any, y: Any, model: nn.Module | None = None, *, unit_range: bool
              ) -> tuple[torch.Tensor, torch.Tensor]:
     """Images and labels checked together (and against ``model``'s input channels and classes)."""
     x = check_images(x, unit_range=unit_range)
-    classes = model_classes(model) if model is not None else None
-    y = check_labels(y, len(x), classes)
     if model is not None:
         check_model_input(model, x)
+    classes = output_classes(model, x) if model is not None else None
+    y = check_labels(y, len(x), classes)
     return x, y
 
 
@@ -156,8 +170,41 @@ def model_channels(model: nn.Module) -> int | None:
     return int(n) if _is_int(n) else None
 
 
+@torch.no_grad()
+def output_classes(model: nn.Module, x: torch.Tensor) -> int:
+    """The number of classes ``model`` scores: its ``num_classes``, else the width of its
+    output on the first image of ``x`` (computed in ``eval()``, so BatchNorm statistics
+    stay as they are).
+
+    Raises:
+        ValueError: the model's output is not a batch of logits ``(N, classes)``.
+    """
+    n = model_classes(model)
+    if n is not None:
+        return n
+    from nsde._infra.runtime import eval_mode, model_device
+
+    with eval_mode(model):
+        out = model(x[:1].to(model_device(model)))
+    if not isinstance(out, torch.Tensor) or out.ndim != 2:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"the model must return logits of shape (N, classes), but it returns {shape}")
+    return int(out.shape[1])
+
+
+def check_model_values(model: nn.Module) -> None:
+    """Raise when ``model`` has parameters or buffers on the meta device (no values)."""
+    for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+        if t.device.type == "meta":
+            raise ValueError(f"the model's {name} is on the meta device, so it has no values to compute with; "
+                             "build the model on the CPU or a GPU, or load its weights first "
+                             "(model.to_empty(device='cpu') then load_state_dict)")
+
+
 def check_model_input(model: nn.Module, x: torch.Tensor) -> None:
-    """Raise when ``x`` has another number of channels than ``model`` takes."""
+    """Raise when ``model`` has no values (meta device) or ``x`` has another number of
+    channels than ``model`` takes."""
+    check_model_values(model)
     c = model_channels(model)
     if c is not None and x.shape[1] != c:
         raise ValueError(f"the model takes {c}-channel images, but x has {x.shape[1]} channels "

@@ -5,10 +5,16 @@ Every choice that makes a number depend on the machine lives here, once:
 * **Device** (:func:`default_device`): CUDA when present, else the CPU; ``NSDE_DEVICE``
   overrides it, and asking for CUDA on a machine without it is an error that says so.
 * **Threads** (:func:`configure`): a fixed number of intra-op CPU threads, ``2`` unless
-  ``NSDE_THREADS`` says otherwise, whatever the machine's core count. Floating-point sums
-  split over threads round differently with 1 and 2 threads, so a fixed count makes a
-  seed give the same numbers on any machine with the same instruction set. The book's
-  checked outputs are rounded or thresholded so that they hold for any thread count.
+  ``NSDE_THREADS`` says otherwise, whatever the machine's core count. ``NSDE_THREADS`` is
+  the one control: :func:`configure` sets torch's thread count from it, so
+  ``OMP_NUM_THREADS`` (and ``MKL_NUM_THREADS``) have no effect on the numbers (a differing
+  ``OMP_NUM_THREADS`` gets a warning saying so). Floating-point sums split over threads
+  round differently with 1 and 2 threads, so trained weights depend on the count (by about
+  1e-2 in bf16): a fixed count makes a seed give the same numbers on any machine with the
+  same instruction set, and the thread count of a CPU training run is part of the trained
+  model's cache key (weights trained with 1 thread are never loaded by a 2-thread run).
+  The book's checked outputs are rounded or thresholded so that they hold for any thread
+  count.
 * **Precision** (:func:`precision`): ``"bf16"`` (autocast to bfloat16, channels-last
   memory layout) where the hardware computes bfloat16 natively (CUDA, or a CPU with
   AVX-512 BF16 / AMX), else ``"fp32"``; ``NSDE_PRECISION=fp32|bf16|auto`` overrides. On a
@@ -20,20 +26,25 @@ Every choice that makes a number depend on the machine lives here, once:
   pass (:meth:`nsde.core.models.NoisyClassifier.set_precision`). Attributions run in float32.
 * **Seeds** (:func:`seed_everything`, :func:`derive_seed`): one seed per experiment,
   derived seeds for sub-streams (epochs, stages, noise passes).
+
+:func:`check_environment` checks the three variables at once (the book's runner calls it
+before the first chapter); a bad value raises :class:`SettingError` naming the variable.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import random
+import warnings
 from typing import Iterator
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-__all__ = ["DEFAULT_THREADS", "PRECISIONS", "configure", "default_device", "model_device", "precision",
-           "seed_everything", "derive_seed", "eval_mode", "progress", "runtime_info"]
+__all__ = ["DEFAULT_THREADS", "PRECISIONS", "SettingError", "configure", "check_environment", "threads",
+           "default_device", "model_device", "precision", "seed_everything", "derive_seed", "eval_mode", "progress",
+           "runtime_info"]
 
 #: Intra-op CPU threads used when ``NSDE_THREADS`` is not set.
 DEFAULT_THREADS = 2
@@ -41,7 +52,17 @@ DEFAULT_THREADS = 2
 PRECISIONS = ("auto", "bf16", "fp32")
 
 
-def _env_threads() -> int:
+class SettingError(ValueError):
+    """An environment variable of the run-time policy (``NSDE_THREADS``, ``NSDE_DEVICE``,
+    ``NSDE_PRECISION``) has a value this machine cannot honour. The message names it."""
+
+
+def threads() -> int:
+    """The intra-op CPU thread count of the policy: ``NSDE_THREADS``, else :data:`DEFAULT_THREADS`.
+
+    Raises:
+        SettingError: ``NSDE_THREADS`` is not a positive integer.
+    """
     raw = os.environ.get("NSDE_THREADS", "").strip()
     if not raw:
         return DEFAULT_THREADS
@@ -50,16 +71,23 @@ def _env_threads() -> int:
     except ValueError:
         n = 0
     if n < 1:
-        raise ValueError(f"NSDE_THREADS must be a positive integer, got {raw!r}")
+        raise SettingError(f"NSDE_THREADS must be a positive integer, got {raw!r}; unset it for "
+                           f"{DEFAULT_THREADS} threads")
     return n
+
 
 
 def configure(seed: int | None = None) -> dict:
     """Apply the run-time policy: thread count, and the seeds when ``seed`` is given.
 
-    Every chapter calls this first. Returns :func:`runtime_info`.
+    The thread count comes from ``NSDE_THREADS`` (default :data:`DEFAULT_THREADS`) and
+    overrides ``OMP_NUM_THREADS``. Every chapter calls this first. Returns :func:`runtime_info`.
     """
-    n = _env_threads()
+    n = threads()
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if omp and omp != str(n):
+        warnings.warn(f"OMP_NUM_THREADS={omp} has no effect: nsde runs {n} CPU threads, set by NSDE_THREADS "
+                      f"(default {DEFAULT_THREADS}); set NSDE_THREADS to change it", stacklevel=2)
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     import pandas as pd
@@ -83,12 +111,15 @@ def default_device() -> torch.device:
         try:
             device = torch.device(name)
         except RuntimeError:
-            raise ValueError(f"NSDE_DEVICE={name!r} is not a device name (try 'cpu' or 'cuda')") from None
+            raise SettingError(f"NSDE_DEVICE={name!r} is not a device name (try 'cpu' or 'cuda')") from None
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"NSDE_DEVICE={name!r} asks for CUDA, but this machine has no CUDA device; "
-                             "unset NSDE_DEVICE or set it to 'cpu'")
+            raise SettingError(f"NSDE_DEVICE={name!r} asks for CUDA, but this machine has no CUDA device; "
+                               "unset NSDE_DEVICE or set it to 'cpu'")
         if device.type not in ("cpu", "cuda"):
-            raise ValueError(f"NSDE_DEVICE={name!r}: only 'cpu' and 'cuda' devices are supported")
+            raise SettingError(f"NSDE_DEVICE={name!r}: only 'cpu' and 'cuda' devices are supported")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            raise SettingError(f"NSDE_DEVICE={name!r}, but this machine has {torch.cuda.device_count()} CUDA "
+                               f"device(s) (cuda:0 to cuda:{torch.cuda.device_count() - 1})")
         return device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -119,19 +150,37 @@ def precision(device: torch.device | str | None = None, arch: str | None = None)
     device = torch.device(device) if device is not None else default_device()
     wanted = os.environ.get("NSDE_PRECISION", "auto").strip().lower() or "auto"
     if wanted not in PRECISIONS:
-        raise ValueError(f"NSDE_PRECISION must be one of {PRECISIONS}, got {wanted!r}")
+        raise SettingError(f"NSDE_PRECISION must be one of {PRECISIONS}, got {wanted!r}")
     if device.type == "cuda":
         native = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     else:
         native = _cpu_has_bf16()
     if wanted == "bf16" and not native:
-        raise ValueError(f"NSDE_PRECISION=bf16, but the {device.type} of this machine has no native bfloat16; "
-                         "use NSDE_PRECISION=fp32 or auto")
+        raise SettingError(f"NSDE_PRECISION=bf16, but the {device.type} of this machine has no native bfloat16; "
+                           "use NSDE_PRECISION=fp32 or auto")
     if wanted == "fp32":
         return "fp32"
     if wanted == "auto" and device.type == "cpu" and arch is not None and arch.startswith("convnext"):
         return "fp32"
     return "bf16" if native else "fp32"
+
+
+def check_environment(archs: tuple[str, ...] = ()) -> dict:
+    """Check ``NSDE_THREADS``, ``NSDE_DEVICE`` and ``NSDE_PRECISION`` without changing anything.
+
+    Args:
+        archs: the architectures that will run (their precision is checked too).
+
+    Returns:
+        ``{"threads": n, "device": str, "precision": {arch: "bf16"|"fp32"}}``.
+
+    Raises:
+        SettingError: the first variable this machine cannot honour (naming it and the fix).
+    """
+    n = threads()
+    device = default_device()
+    return {"threads": n, "device": str(device),
+            "precision": {a: precision(device, a) for a in (archs or (None,))}}
 
 
 def runtime_info(device: torch.device | None = None) -> dict:

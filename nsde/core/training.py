@@ -16,9 +16,11 @@ starts over.
 
 Trained models are cached under ``cache_root()/models/<key>``; the key hashes the
 :class:`ModelSpec`, the :class:`TrainConfig`, the **content** of the training and
-validation tensors (not only the configuration that produced them), the precision and, for
-NSDEs, :data:`NSDE_TRAINING_VERSION`. :func:`train_or_load` trains once and loads
-afterwards, and :func:`train_zoo` does so for every model the book uses.
+validation tensors (not only the configuration that produced them), the precision, the CPU
+thread count of a CPU run (``NSDE_THREADS``: sums split over 1 and 2 threads round
+differently, so the weights differ) and, for NSDEs, :data:`NSDE_TRAINING_VERSION`.
+:func:`train_or_load` trains once and loads afterwards, and :func:`train_zoo` does so for
+every model the book uses.
 
 Training runs on one device, or data-parallel under ``torchrun`` (:mod:`nsde._infra.distributed`).
 """
@@ -34,8 +36,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from nsde._infra import distributed as dist
-from nsde._infra.cache import artifact_dir, config_hash, load_or_heal, save_json, save_torch, tensor_hash
-from nsde._infra.checks import check_images, check_labels
+from nsde._infra.cache import (artifact_dir, check_free_space, config_hash, load_or_heal, save_json, save_torch,
+                               tensor_hash)
+from nsde._infra.checks import check_images, check_labels, check_model_input
 from nsde._infra.runtime import default_device, derive_seed, precision, progress
 from nsde.core.models import ARCHS, KINDS, NoisyClassifier, build_model, noise_mode
 from nsde.core.noise import SHAPES, check_envelope
@@ -167,8 +170,8 @@ class TrainedModel:
         history: per-epoch metrics, dicts with ``epoch, train_loss, train_acc, val_loss,
             val_acc, lr, seconds``.
         spec: the :class:`ModelSpec` (canonical form, ``num_classes`` filled in).
-        key: identifies the trained weights (spec, config, data content, precision): use
-            it in the cache keys of results computed from the model.
+        key: identifies the trained weights (spec, config, data content, precision, CPU
+            thread count): use it in the cache keys of results computed from the model.
         train_cfg: the :class:`TrainConfig`.
         best_epoch: the epoch (1-based) whose weights were kept.
         path: the cache folder of the model.
@@ -251,6 +254,11 @@ def train(model: NoisyClassifier, train_data, val_data, cfg: TrainConfig, *, ckp
     device = torch.device(device) if device is not None else default_device()
     xtr, ytr = _xy(train_data, "train_data")
     val = _xy(val_data, "val_data")
+    for name, x in (("train_data", xtr), ("val_data", val[0])):
+        try:
+            check_model_input(model, x)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
     n_classes = getattr(model, "num_classes", None)
     for name, labels in (("train_data", ytr), ("val_data", val[1])):
         if n_classes is not None and int(labels.max()) >= n_classes:
@@ -277,6 +285,8 @@ def train(model: NoisyClassifier, train_data, val_data, cfg: TrainConfig, *, ckp
     best_state, best_epoch, best_score = None, 0, None
     start = 0
     ckpt = Path(ckpt_dir) / "checkpoint.pt" if ckpt_dir is not None else None
+    if ckpt is not None and ctx.rank == 0:  # a full disk is named before an epoch of work, not after
+        check_free_space(ckpt.parent, checkpoint_bytes(model), f"the checkpoint of {desc}")
     state = load_or_heal(ckpt, map_location=device) if ckpt is not None else None
     if state is not None:
         if state.get("key") != key:
@@ -344,6 +354,14 @@ def train(model: NoisyClassifier, train_data, val_data, cfg: TrainConfig, *, ckp
     return history
 
 
+def checkpoint_bytes(model: nn.Module) -> int:
+    """The size of a training checkpoint of ``model``: its weights, AdamW's two moments per
+    parameter and the best epoch's weights (four copies of the state), in bytes."""
+    state = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    params = sum(p.numel() * 4 for p in model.parameters() if p.requires_grad)
+    return 2 * state + 2 * params
+
+
 def data_key(train_data, val_data) -> str:
     """Content hash of the tensors a model is trained and selected on."""
     (xt, yt), (xv, yv) = _xy(train_data, "train_data"), _xy(val_data, "val_data")
@@ -361,10 +379,14 @@ def _file_digest(path: str | None) -> str | None:
     return hashlib.sha256(p.read_bytes()).hexdigest()[:16]
 
 
-def _key_parts(spec: ModelSpec, train_cfg: TrainConfig, data: str, prec: str) -> tuple:
-    """What a trained model's cache key is computed from (``spec`` canonical, classes filled)."""
-    parts = (spec, train_cfg, ("data", data), ("precision", prec), ("training_version", TRAINING_VERSION),
-             ("pretrained_digest", _file_digest(spec.pretrained)))
+def _key_parts(spec: ModelSpec, train_cfg: TrainConfig, data: str, prec: str, threads: int | None = None) -> tuple:
+    """What a trained model's cache key is computed from (``spec`` canonical, classes filled).
+
+    ``threads``: the intra-op CPU threads of a CPU training run (``NSDE_THREADS``), which
+    change the rounding of its sums and so its weights; ``None`` on a GPU.
+    """
+    parts = (spec, train_cfg, ("data", data), ("precision", prec), ("cpu_threads", threads),
+             ("training_version", TRAINING_VERSION), ("pretrained_digest", _file_digest(spec.pretrained)))
     return parts + ((("nsde_training_version", NSDE_TRAINING_VERSION),) if spec.kind == "nsde" else ())
 
 
@@ -417,7 +439,8 @@ def train_or_load(spec: ModelSpec, train_cfg: TrainConfig, splits, *, device: to
         if len(envelopes) != len(train_data.y):
             raise ValueError(f"envelopes holds {len(envelopes)} maps for {len(train_data.y)} training images")
     prec = precision(device, spec.arch)
-    parts = _key_parts(spec, train_cfg, data_key(train_data, splits.val), prec)
+    threads = torch.get_num_threads() if device.type == "cpu" else None
+    parts = _key_parts(spec, train_cfg, data_key(train_data, splits.val), prec, threads)
     if envelopes is not None:
         parts = parts + (("envelopes", envelope_key or tensor_hash(envelopes)),)
     world = dist.context().world_size

@@ -19,7 +19,8 @@ from nsde._infra.cache import artifact_dir
 from nsde._infra.runtime import progress
 from nsde.data.simulator import CLASS_NAMES, LOCATION_NAMES, SimulatorConfig, simulate
 from nsde.data.spectrogram import STFTConfig, check_image_size, spectrogram
-from nsde.data.splits import SignalDataset, Splits, load_saved_splits, make_splits, save_splits
+from nsde.data.splits import (SignalDataset, Splits, load_saved_splits, make_splits, min_class_size, save_splits,
+                              split_counts)
 
 __all__ = ["DataConfig", "dataset_layout", "generate_dataset", "load_splits"]
 
@@ -48,12 +49,17 @@ class DataConfig:
     stft: STFTConfig = field(default_factory=STFTConfig)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.n_per_class, int) or self.n_per_class < 3:
-            raise ValueError(f"DataConfig.n_per_class must be an int >= 3 (one sample per split), got {self.n_per_class!r}")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"DataConfig.seed must be a non-negative int, got {self.seed!r}")
         if len(self.split) != 3 or min(self.split) <= 0 or not math.isclose(sum(self.split), 1.0):
             raise ValueError(f"DataConfig.split must be 3 positive fractions summing to 1, got {self.split}")
+        need = min_class_size(self.split)
+        n = self.n_per_class
+        if isinstance(n, bool) or not isinstance(n, int) or n < need:
+            counts = split_counts(n, self.split) if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
+            gives = f" (it gives {counts[0]}/{counts[1]}/{counts[2]} per class)" if counts else ""
+            raise ValueError(f"DataConfig.n_per_class must be an int >= {need}, so that a {tuple(self.split)} "
+                             f"train/val/test split gives every split a sample of each class, got {n!r}{gives}")
         check_image_size(self.image_size, self.stft, self.simulator.sample_rate, self.simulator.f_max,
                          self.simulator.window)
 

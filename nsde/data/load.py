@@ -126,7 +126,10 @@ def _stft(spec: Any) -> STFTConfig:
     unknown = sorted(set(spec) - allowed)
     if unknown:
         raise ValueError(f"dataset: stft has unknown field(s) {unknown}; STFTConfig fields: {sorted(allowed)}")
-    return STFTConfig(**spec)
+    try:
+        return STFTConfig(**spec)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"dataset: stft: {exc}") from None
 
 
 def load_dataset(dataset: str | Mapping = "harmonic", *, image_size: int = 64, seed: int = 0,

@@ -132,15 +132,20 @@ def read_ts(path: str | Path) -> tuple[list[Tensor], list[str], list[str]]:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: a malformed file (naming it and sktime's reason), missing (``?``) or
-            non-finite values, unequal numbers of dimensions, an undeclared label.
+        ValueError: a malformed or binary file (naming it and sktime's reason), missing
+            (``?``) or non-finite values, an empty series, unequal numbers of dimensions,
+            an undeclared label.
     """
     from sktime.datasets import load_from_tsfile
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no .ts file at {path}")
-    declared = _class_labels(path)
+    try:
+        declared = _class_labels(path)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path.name}: not a .ts text file (byte {exc.start} is not UTF-8 text); a .ts file is "
+                         "UTF-8 text with a '@classLabel true ...' header and an @data section") from None
     try:
         frame, y = load_from_tsfile(str(path), return_data_type="nested_univ", encoding="utf-8-sig")
     except Exception as exc:  # sktime raises its own parse exceptions, IOError, ValueError
@@ -151,6 +156,9 @@ def read_ts(path: str | Path) -> tuple[list[Tensor], list[str], list[str]]:
         dims = [torch.tensor(frame.iloc[i, d].to_numpy(dtype="float64", copy=True), dtype=torch.float32)
                 for d in range(frame.shape[1])]
         lengths = {len(d) for d in dims}
+        if 0 in lengths:
+            raise ValueError(f"{path.name} case {i}: an empty series (0 samples in dimension "
+                             f"{[len(d) for d in dims].index(0)}); remove the case or fill in its samples")
         if len(lengths) != 1:
             raise ValueError(f"{path.name} case {i}: its dimensions have different lengths {sorted(lengths)}")
         case = torch.stack(dims)
@@ -224,6 +232,9 @@ def recordings_to_splits(signals: Tensor, labels: list[str], locations: Tensor, 
         test_mask: bool ``(N,)``, the data set's own test windows (kept as the test split).
         name: the data set's name.
     """
+    if len(class_names) < 2:
+        raise ValueError(f"{name}: {len(class_names)} class {list(class_names)}, but a classifier needs at least 2 "
+                         "classes")
     check_stft(cfg.stft, sample_rate, signals.shape[1])
     lookup = {c: i for i, c in enumerate(class_names)}
     y = torch.tensor([lookup[lab] for lab in labels], dtype=torch.long)
@@ -311,6 +322,10 @@ def load_ts(path: str | Path, sampling_rate: float, cfg: RecordingConfig = Recor
         unknown = sorted(set(labels) - set(names))
         if unknown:
             raise ValueError(f"{files[0].name}: labels {unknown} are not in class_names {names}")
+        if len(names) < 2:
+            where = "class_names" if class_names else "its @classLabel"
+            raise ValueError(f"{files[0].name}: {where} lists {len(names)} class {names}, but a classifier needs at "
+                             "least 2 classes")
         wins, labs, locs, recs, test = [], [], [], [], []
         for i in range(x.shape[0]):
             for d in range(x.shape[1]):
@@ -372,6 +387,34 @@ def _sensor_rows(name: str, data, where: str) -> list[tuple[str, Tensor]]:
                      f"but found shape {tuple(arr.shape)}")
 
 
+def _open_h5(path: Path):
+    """``h5py.File(path, "r")``, or a ``ValueError`` naming a file h5py cannot open."""
+    import h5py
+
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        size = path.stat().st_size
+        text = str(exc)
+        reason = "it is empty (0 bytes)" if size == 0 else (text[text.find("(") + 1:text.rfind(")")]
+                                                              if "(" in text else text)
+        raise ValueError(f"{path.name}: not a readable HDF5 file: {reason}; was it truncated or is it still "
+                         "being copied? Replace it or remove it and its row of the label CSV") from None
+
+
+def _rate(stored, where: str) -> float:
+    """A stored ``sample_rate`` attribute as a positive float (``ValueError`` naming it)."""
+    value = stored.decode(errors="replace") if isinstance(stored, bytes) else stored
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        rate = math.nan
+    if not (math.isfinite(rate) and rate > 0):
+        raise ValueError(f"{where}: the sample_rate attribute {value!r} is not a positive number of samples per "
+                         "second; store a number (e.g. 8000 for 8 kHz) or give sampling_rate")
+    return rate
+
+
 def read_hdf5_folder(folder: str | Path, labels_csv: str | Path, sample_rate: float | None = None,
                      sensors: list[str] | None = None) -> tuple[list[str], dict[str, Tensor], list[str], list[str], float]:
     """Read every recording of an HDF5 folder and check it.
@@ -389,9 +432,10 @@ def read_hdf5_folder(folder: str | Path, labels_csv: str | Path, sample_rate: fl
 
     Raises:
         FileNotFoundError: missing folder, CSV, or a CSV row whose file is absent.
-        ValueError: a recording without a CSV row, a missing sensor, a sampling-rate
-            mismatch or none at all, NaN/inf samples, unequal sensor lengths (naming file
-            and dataset).
+        ValueError: an unreadable (truncated, empty) file, a recording without a CSV row, a
+            missing, empty or non-numeric sensor, a sampling-rate that is not a number,
+            disagrees or is absent, NaN/inf samples, unequal sensor lengths (naming file and
+            dataset).
     """
     import h5py
 
@@ -413,7 +457,7 @@ def read_hdf5_folder(folder: str | Path, labels_csv: str | Path, sample_rate: fl
     data: dict[str, Tensor] = {}
     sensor_names: list[str] | None = None
     for p in files:
-        with h5py.File(p, "r") as h5:
+        with _open_h5(p) as h5:
             if sensors is None:
                 sensors = sorted(k for k in h5.keys() if isinstance(h5[k], h5py.Dataset))
                 if not sensors:
@@ -423,15 +467,23 @@ def read_hdf5_folder(folder: str | Path, labels_csv: str | Path, sample_rate: fl
                 if s not in h5:
                     raise ValueError(f"{p.name}: missing sensor dataset {s!r} (has {sorted(h5.keys())})")
                 ds = h5[s]
+                if not isinstance(ds, h5py.Dataset) or ds.dtype.kind not in "iuf":
+                    what = f"{ds.dtype} values" + (" (text)" if ds.dtype.kind in "SUO" else "") \
+                        if isinstance(ds, h5py.Dataset) else "a group"
+                    raise ValueError(f"{p.name}/{s}: holds {what}, but a sensor dataset must hold numbers "
+                                     "(one sample per entry); choose the sensors with `sensors`")
                 stored = ds.attrs.get("sample_rate", h5.attrs.get("sample_rate"))
                 if stored is not None:
-                    stored = float(stored)
+                    stored = _rate(stored, f"{p.name}/{s}")
                     if rate is None:
                         rate = stored
                     elif not math.isclose(stored, rate, rel_tol=1e-9):
                         raise ValueError(f"{p.name}/{s}: sample_rate {stored:g} Hz, but {rate:g} Hz was given "
                                          "or stored by an earlier file")
                 for sname, arr in _sensor_rows(s, ds[()], f"{p.name}/{s}"):
+                    if arr.numel() == 0:
+                        raise ValueError(f"{p.name}/{sname}: an empty recording (0 samples); remove the file and "
+                                         f"its row of {labels_csv.name}")
                     _check_finite(arr, f"{p.name}/{sname}")
                     rows.append((sname, arr))
             if len({len(r) for _, r in rows}) != 1:
@@ -484,6 +536,18 @@ def load_hdf5_folder(folder: str | Path, labels_csv: str | Path, cfg: RecordingC
         unknown = sorted(set(labels) - set(names))
         if unknown:
             raise ValueError(f"{labels_csv.name}: labels {unknown} are not in class_names {names}")
+        if len(names) < 2:
+            raise ValueError(f"{labels_csv.name}: its labels name {len(names)} class {names}, but a classifier needs "
+                             "at least 2 classes")
+        if window is None:
+            lengths = {f: int(data[f].shape[-1]) for f in files}
+            if len(set(lengths.values())) > 1:
+                common = max(set(lengths.values()), key=list(lengths.values()).count)
+                odd = next(f for f, n in lengths.items() if n != common)
+                shortest = min(lengths.values())
+                raise ValueError(f"{odd}: {lengths[odd]} samples, but most recordings have {common}; with window=None "
+                                 "each recording is one sample, so all must have one length: set `window` (at most "
+                                 f"the shortest recording, {shortest} samples) to cut them into windows")
         wins, labs, locs, recs = [], [], [], []
         for r, (f, lab) in enumerate(zip(files, labels)):
             for s in range(len(sens)):

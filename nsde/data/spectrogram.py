@@ -56,6 +56,16 @@ class STFTConfig:
     f_max_hz: float | None = None
 
     def __post_init__(self) -> None:
+        for name in ("n_fft", "hop", "min_rows_per_fmax", "min_cols_per_slot", "top_db", "f_min_hz", "f_max_hz"):
+            v = getattr(self, name)
+            whole = name in ("n_fft", "hop", "min_rows_per_fmax", "min_cols_per_slot")
+            if v is None and name == "f_max_hz":
+                continue
+            if isinstance(v, bool) or not isinstance(v, int if whole else (int, float)) \
+                    or (not whole and not math.isfinite(v)):
+                hint = f"; write {v.strip()} without quotes" if isinstance(v, str) and _is_number(v) else ""
+                raise ValueError(f"STFTConfig.{name} must be {'an int' if whole else 'a finite number'}, but found "
+                                 f"{v!r} ({type(v).__name__}){hint}")
         if self.n_fft < 8 or self.hop < 1 or self.hop > self.n_fft:
             raise ValueError(f"STFTConfig needs n_fft >= 8 and 1 <= hop <= n_fft, but found n_fft={self.n_fft}, "
                              f"hop={self.hop}")
@@ -76,6 +86,14 @@ class STFTConfig:
     def grid(self, n_samples: int) -> tuple[int, int]:
         """``(frequency bins, frames)`` of the STFT of ``n_samples`` samples (centred frames)."""
         return self.n_fft // 2 + 1, 1 + n_samples // self.hop
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def row_of_frequency(f_hz, image_size: int, sample_rate: float, stft: "STFTConfig") -> Tensor:

@@ -17,8 +17,8 @@ from torch.utils.data import Dataset
 
 from nsde._infra.cache import DamagedCacheEntry, load_torch, save_torch
 
-__all__ = ["SPLIT_NAMES", "SignalDataset", "Splits", "stratified_subset", "stratified_split", "grouped_split",
-           "make_splits", "save_splits", "load_saved_splits"]
+__all__ = ["SPLIT_NAMES", "SignalDataset", "Splits", "stratified_subset", "split_counts", "min_class_size",
+           "stratified_split", "grouped_split", "make_splits", "save_splits", "load_saved_splits"]
 
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -154,6 +154,19 @@ class Splits:
 def _counts(n: int, fractions) -> tuple[int, int, int]:
     n_tr, n_va = int(round(fractions[0] * n)), int(round(fractions[1] * n))
     return n_tr, n_va, n - n_tr - n_va
+
+
+def split_counts(n: int, fractions=(0.70, 0.15, 0.15)) -> tuple[int, int, int]:
+    """``(train, val, test)`` samples that :func:`stratified_split` gives a class of ``n``."""
+    return _counts(n, fractions)
+
+
+def min_class_size(fractions=(0.70, 0.15, 0.15)) -> int:
+    """The fewest samples of a class that give every split of ``fractions`` at least one."""
+    n = 3
+    while min(_counts(n, fractions)) < 1:
+        n += 1
+    return n
 
 
 def stratified_split(y: Tensor, fractions: tuple[float, float, float], seed: int,

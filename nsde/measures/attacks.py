@@ -89,8 +89,15 @@ def eps_per_pixel(eps: float | np.ndarray, image_shape: Sequence[int]) -> float 
 
     ``eps / sqrt(C*H*W)``; the same ``eps`` is a 3.5 times larger RMS change at 64x64 than
     at 224x224.
+
+    Raises:
+        ValueError: ``image_shape`` is empty or holds a size < 1 (there are no values to
+            spread the budget over).
     """
-    return eps / math.sqrt(math.prod(image_shape))
+    dims = tuple(image_shape)
+    if not dims or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1 for d in dims):
+        raise ValueError(f"image_shape must be the image's sizes (C, H, W), each an int >= 1, but found {dims!r}")
+    return eps / math.sqrt(math.prod(dims))
 
 
 def eot_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eot_iter: int) -> torch.Tensor:

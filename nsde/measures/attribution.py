@@ -40,7 +40,7 @@ import torch
 import torch.nn as nn
 
 from nsde._infra.cache import cached_call
-from nsde._infra.checks import check_choice, check_images, check_labels, check_model_input, positive_int
+from nsde._infra.checks import check_choice, check_images, check_labels, check_model_input, finite_number, positive_int
 from nsde._infra.runtime import eval_mode, model_device, progress
 from nsde.core.models import noise_mode
 from nsde.stats.intervals import bootstrap_interval
@@ -168,6 +168,7 @@ def attribute(model: nn.Module, x: torch.Tensor, target: int | Sequence[int] | t
     n_steps = positive_int("n_steps", n_steps)
     batch_size = positive_int("batch_size", batch_size)
     nt_samples = positive_int("nt_samples", nt_samples)
+    nt_stdevs = finite_number("nt_stdevs", nt_stdevs, minimum=0.0)
     noise_paths = positive_int("noise_paths", noise_paths)
     if internal_batch_size is not None:
         internal_batch_size = positive_int("internal_batch_size", internal_batch_size)

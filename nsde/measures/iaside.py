@@ -207,6 +207,10 @@ def _replacement_spectra(spec: torch.Tensor, replace: str, partner: torch.Tensor
     """Spectra that fill the left-out bands, one per image: ``(N, C, H, W)`` complex."""
     if replace == "random":
         if partner is None:
+            if spec.shape[0] < 2:
+                raise ValueError(f"replace='random' fills the left-out bands of each image with another image's "
+                                 f"spectrum, so it needs at least 2 images, but found {spec.shape[0]}; pass more "
+                                 "images (or k >= 2), or use replace='zero' or 'gaussian'")
             partner = partner_permutation(spec.shape[0], seed)
         partner = torch.as_tensor(partner)
         n = spec.shape[0]

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from nsde._infra.cache import cached_call
-from nsde._infra.checks import check_choice, check_xy, number_list, positive_int, unwrap_model
+from nsde._infra.checks import check_choice, check_xy, nonnegative_int, number_list, positive_int, unwrap_model
 from nsde._infra.runtime import derive_seed, progress
 from nsde.core.noise import SHAPES, make_shaper
 from nsde.measures.evaluation import correctness
@@ -98,7 +98,19 @@ def noisy_inputs(x: torch.Tensor, intensities: Iterable[float], input_noise: str
 
 
 def snr_db(signal: torch.Tensor, perturbation: torch.Tensor) -> float:
-    """``10 log10(mean(signal^2) / mean(perturbation^2))`` in dB (``inf`` for no noise)."""
+    """``10 log10(mean(signal^2) / mean(perturbation^2))`` in dB (``inf`` for no noise).
+
+    Raises:
+        ValueError: ``perturbation`` is not shaped like ``signal`` (one perturbation per value).
+    """
+    for name, t in (("signal", signal), ("perturbation", perturbation)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, but found {type(t).__name__}")
+    if signal.shape != perturbation.shape:
+        raise ValueError(f"perturbation must have the shape of signal {tuple(signal.shape)} (the change of every "
+                         f"value), but found shape {tuple(perturbation.shape)}")
+    if signal.numel() == 0:
+        raise ValueError("signal is empty")
     p_s = float(signal.double().pow(2).mean())
     p_n = float(perturbation.double().pow(2).mean())
     if p_n == 0.0:
@@ -143,6 +155,7 @@ def noise_accuracy(trained: Any, x: torch.Tensor, y: torch.Tensor, intensities: 
     check_choice("input_noise", input_noise, SHAPES)
     check_choice("noise", noise, ("off", "on"))
     samples, draws = positive_int("samples", samples), positive_int("draws", draws)
+    seed = nonnegative_int("seed", seed)
 
     def compute() -> dict:
         rows, per_image = [], []

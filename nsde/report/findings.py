@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nsde._infra.cache import cache_root, save_json
+from nsde._infra.cache import CacheError, cache_root, save_json
 from nsde.report import paper
 
 __all__ = ["CLAIMS", "paper_numbers", "record", "load", "findings_table", "clear"]
@@ -65,7 +65,12 @@ def clear(profile: str) -> None:
     folder = _folder(profile)
     if folder.is_dir():
         for f in folder.glob("*.json"):
-            f.unlink()
+            try:
+                f.unlink()
+            except OSError as exc:
+                raise CacheError(f"cannot remove {f}: {exc.strerror}; a full run records the findings of profile "
+                                 f"{profile!r} afresh, so their folder {folder} must be writable (or set NSDE_CACHE "
+                                 "to a writable folder)") from None
 
 
 def record(profile: str, claim: str, dataset: str, verdict: str, detail: str, *, chapter: str | None = None) -> None:

@@ -21,7 +21,8 @@ import yaml
 
 from nsde.core.models import ARCHS
 from nsde.core.noise import SHAPES, parse_grid
-from nsde.data import check_dataset_spec
+from nsde.data import CLASS_NAMES, DataConfig, check_dataset_spec, min_class_size, split_counts
+from nsde.measures.iaside import MAX_BANDS, MIN_IMAGE_SIZE
 
 __all__ = ["ProfileError", "PROFILES_FILE", "USER_FILE_ENV", "RENAMED", "Profile", "load_profiles", "get_profile",
            "user_profiles_file"]
@@ -190,10 +191,11 @@ class Profile:
             check = f.metadata.get("check")
             if check is None:
                 continue
-            problem = check(getattr(self, f.name))
+            value = getattr(self, f.name)
+            problem = check(value)
             if problem:
                 raise ProfileError(f"profile {self.name!r}: {f.name} must be {problem}, but found "
-                                   f"{getattr(self, f.name)!r}" if not problem.startswith("dataset") else
+                                   f"{value!r}{_text_number_hint(value)}" if not problem.startswith("dataset") else
                                    f"profile {self.name!r}: {problem}")
         if not set(self.adaptive_eps) <= set(self.attack_eps):
             raise ProfileError(f"profile {self.name!r}: adaptive_eps {self.adaptive_eps} must be a subset of "
@@ -201,6 +203,41 @@ class Profile:
         if self.lr not in self.arch_lrs:
             raise ProfileError(f"profile {self.name!r}: lr {self.lr} must be one of arch_lrs {self.arch_lrs} (chapter 2 "
                                "chooses the learning rate of each architecture from them)")
+
+    def check_scale(self) -> None:
+        """Settings that must fit the data and each other, checked when a profile is loaded
+        (not when a chapter runs): ``n_per_class`` against the split, ``iaside_n_bands``
+        against the image size, ``iaside_k`` against the simulated test images.
+        (Programmatic variants, ``dataclasses.replace(P, ...)``, are not checked.)
+
+        Raises:
+            ProfileError: naming the setting, its value and the bound.
+        """
+        split = DataConfig.split
+        need = min_class_size(split)
+        if self.n_per_class < need:  # chapter 1 always simulates the harmonic data with it
+            tr, va, te = split_counts(self.n_per_class, split)
+            raise ProfileError(f"profile {self.name!r}: n_per_class must be >= {need}, so that the "
+                               f"{'/'.join(f'{round(100 * f)}' for f in split)} train/val/test split gives every "
+                               f"split a sample of each class, but found {self.n_per_class} (it gives "
+                               f"{tr}/{va}/{te} per class)")
+        if not self.iaside_n_bands <= min(MAX_BANDS, self.image_size):
+            raise ProfileError(f"profile {self.name!r}: iaside_n_bands must be at most "
+                               f"{min(MAX_BANDS, self.image_size)} (I-ASIDE plays all 2^iaside_n_bands coalitions, at "
+                               f"most 2^{MAX_BANDS}, and each band needs a frequency bin of the "
+                               f"{self.image_size}-pixel images), but found {self.iaside_n_bands}")
+        if self.image_size < MIN_IMAGE_SIZE:
+            raise ProfileError(f"profile {self.name!r}: image_size must be >= {MIN_IMAGE_SIZE} for I-ASIDE, but found "
+                               f"{self.image_size}")
+        if self.dataset == "harmonic":
+            n_test = len(CLASS_NAMES) * split_counts(self.n_per_class, split)[2]
+            for name in ("iaside_k",):
+                k = getattr(self, name)
+                if k is not None and k > n_test:
+                    raise ProfileError(f"profile {self.name!r}: {name} must be at most the {n_test} test images of "
+                                       f"the harmonic data ({len(CLASS_NAMES)} classes x "
+                                       f"{split_counts(self.n_per_class, split)[2]} with n_per_class "
+                                       f"{self.n_per_class}), but found {k}; lower it, or write null for all")
 
     @classmethod
     def settings(cls) -> list[str]:
@@ -215,6 +252,29 @@ class Profile:
         names = names or self.settings()
         return pd.DataFrame({"value": [str(getattr(self, n)) for n in names], "meaning": [docs[n] for n in names]},
                             index=pd.Index(names, name=f"profile {self.name!r}"))
+
+
+def _text_number_hint(value: Any) -> str:
+    """``"; write 0.002 (YAML reads 2e-3 as text)"`` when ``value`` (or an item of it) is a
+    number YAML read as a string (YAML 1.1 needs a dot in a float: ``2.0e-3``, not ``2e-3``)."""
+    items = value if isinstance(value, list) else [value]
+    texts = [v for v in items if isinstance(v, str)]
+    numbers = []
+    for v in texts:
+        try:
+            numbers.append(float(v))
+        except ValueError:
+            return ""
+    if not texts or not all(math.isfinite(x) for x in numbers):
+        return ""
+    import numpy as np
+
+    def plain(x: float) -> str:
+        return np.format_float_positional(x, trim="-")
+
+    fixed = [plain(float(v)) if isinstance(v, str) else str(v) for v in items]
+    written = f"[{', '.join(fixed)}]" if isinstance(value, list) else fixed[0]
+    return f"; write {written} (YAML reads {texts[0]} as text)"
 
 
 # ----------------------------------------------------------------------------- the file
@@ -286,7 +346,9 @@ def _build(name: str, params: dict, label: str, bases: dict[str, dict], implicit
 
 def _validated(name: str, params: dict, label: str) -> Profile:
     try:
-        return Profile(name=name, **params)
+        profile = Profile(name=name, **params)
+        profile.check_scale()
+        return profile
     except ProfileError as exc:
         raise ProfileError(f"{label}: {exc}") from None
 
@@ -334,16 +396,17 @@ def load_profiles(path: str | Path | None = None) -> dict[str, Profile]:
         implicit = "default"
         out_names = list(bases)
     own: dict[str, dict] = {}
+    labels = {name: PROFILES_FILE.name for name in bases}
     for src, data in sources:
         for name, params in data.items():
             if path is None and name in bases:
                 raise ProfileError(f"{src.name}: profile {name!r} is already defined by the package; give yours "
                                    f"another name (and `{EXTENDS}: {name}` to start from it)")
             own[name] = _build(name, params, src.name, {**bases, **own}, implicit)
+            labels[name] = src.name
             out_names.append(name)
     everything = {**bases, **own}
-    label = Path(path).name if path is not None else PROFILES_FILE.name
-    return {name: _validated(name, everything[name], label) for name in out_names}
+    return {name: _validated(name, everything[name], labels[name]) for name in out_names}
 
 
 def get_profile(name: str, path: str | Path | None = None) -> Profile:

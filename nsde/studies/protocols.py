@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from nsde._infra.checks import positive_int
 from nsde.core.training import TrainedModel
 from nsde.stats.compare import compare_scores, compare_tables, outcome
 
@@ -175,12 +176,14 @@ def clean_correct_subset(scores: dict[str, np.ndarray], n: int | None, threshold
             images (expected correctness for random models); an image counts as correct for
             a model when every seed's correctness is at least ``threshold`` (1: right in
             every scoring).
-        n: how many to keep (``None``: all that qualify).
+        n: how many to keep, an int >= 1 (``None``: all that qualify).
         threshold: the correctness in ``(0, 1]`` every seed must reach.
 
     Returns:
         int64 indices into the candidate images, in their order.
     """
+    if n is not None:
+        n = positive_int("n", n)
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1], but found {threshold!r}")
     mats = [np.atleast_2d(np.asarray(s, dtype=float)) for s in scores.values()]
