@@ -126,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     P = get_profile(args.profile)
     if args.toy:
-        P = dataclasses.replace(P, arch="convnext_atto", compare_arch="convnext_atto", image_size=64, n_per_class=7,
-                                epochs=2, batch_size=8, eval_samples=2, n_seeds=1, variant_shapes=[], apgd_iters=2,
-                                eot_iters=2, score_draws=1)
+        P = dataclasses.replace(P, arch="convnext_atto", image_size=64, n_per_class=7,
+                                epochs=2, batch_size=8, eval_samples=2, n_seeds=1, variant_shapes=[], apgd_n_iter=2,
+                                eot_iter=2, draws=1)
     configure(P.seed)
     device = default_device()
     if device.type != "cuda" and not args.toy:

@@ -209,7 +209,7 @@ def preflight(profile: str | None = None) -> dict:
         chosen = [get_profile(profile)]
     else:
         chosen = list(profiles.values())
-    archs = tuple(sorted({a for P in chosen for a in (P.arch, P.compare_arch)}))
+    archs = tuple(sorted({P.arch for P in chosen}))
     return check_environment(archs)
 
 

@@ -245,8 +245,8 @@ PROFILE_CASES = {
         "lr: 2e-3", ["profile 'mine': lr must be a number > 0, but found '2e-3'; "
                      "write 0.002 (YAML reads 2e-3 as text)"]),
     "a learning-rate list read as text by YAML": (
-        "arch_lrs: [2e-3, 0.001]", ["arch_lrs must be a list of numbers > 0",
-                                    "write [0.002, 0.001] (YAML reads 2e-3 as text)"]),
+        "train_fractions: [2e-1, 0.5]", ["train_fractions must be a list of numbers > 0",
+                                         "write [0.2, 0.5] (YAML reads 2e-1 as text)"]),
 }
 
 

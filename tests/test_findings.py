@@ -2,6 +2,8 @@
 import pytest
 
 from nsde.report import findings
+from nsde.report.claims import CLAIMS, judge
+from nsde.stats.inference import SeedTest
 
 
 @pytest.fixture(autouse=True)
@@ -9,34 +11,47 @@ def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("NSDE_CACHE", str(tmp_path / "cache"))
 
 
+def verdict(key="table2", estimate=0.05, se=0.005):
+    return judge(key, SeedTest(estimate, se, 4, 5, 200), included=[0.05, 0.1])
+
+
 def test_every_claim_has_a_paper_entry_and_a_chapter():
     numbers = findings.paper_numbers()
-    assert set(numbers) == set(findings.CLAIMS)
+    assert set(numbers) == set(CLAIMS)
     assert "87.20%" in numbers["table1"] and "82.88%" in numbers["table1"]  # from nsde.report.paper, not typed here
-    assert all(chapter[:2].isdigit() for _, chapter in findings.CLAIMS.values())
+    assert all(c.chapter[:2].isdigit() for c in CLAIMS.values())
 
 
-def test_recorded_verdicts_fill_their_row_and_column_and_link_to_the_chapter():
-    findings.record("p", "table2", "plaid", "holds", "The NSDE is better ...", chapter="07_plaid")
-    findings.record("p", "table2", "harmonic", "is not supported", "No difference ...")
-    findings.record("p", "table2", "harmonic", "holds", "again", chapter="03_robustness")  # same key: replaced
+def test_recorded_verdicts_fill_their_row_and_column_with_estimate_sizes_and_power():
+    findings.record("p", verdict(), "plaid", chapter="07_plaid")
+    findings.record("p", verdict(estimate=0.0, se=0.03), "harmonic")
+    findings.record("p", verdict(), "harmonic")  # the same key again: replaced
     table = findings.findings_table("p")
     assert list(table.columns) == ["paper", "harmonic", "plaid"]  # the simulator first
-    assert list(table.index) == [text for text, _ in findings.CLAIMS.values()]
-    row = table.loc[findings.CLAIMS["table2"][0]]
-    assert row["harmonic"] == "[holds](03_robustness)" and row["plaid"] == "[holds](07_plaid)"
+    assert list(table.index) == [f"{c.source}: {c.text}" for c in CLAIMS.values()]
+    row = table.loc[f"{CLAIMS['table2'].source}: {CLAIMS['table2'].text}"]
+    assert row["harmonic"].startswith("[holds](03_robustness) +5.0 points [")
+    assert "5 training seeds per model, 200 images; detectable:" in row["harmonic"]
+    assert row["plaid"].startswith("[holds](07_plaid)")
     assert (table.drop(index=row.name)[["harmonic", "plaid"]] == "not run").all().all()
     assert len(findings.load("p")) == 2
+    compact = findings.findings_table("p", compact=True)
+    assert "detectable" not in compact.loc[row.name, "harmonic"]
 
 
 def test_profiles_are_kept_apart_and_clear_forgets_one():
-    findings.record("a", "table1", "harmonic", "holds", "x")
-    findings.record("b", "table1", "harmonic", "does not hold", "y")
+    findings.record("a", verdict("table1", -0.04), "harmonic")
+    findings.record("b", verdict("table1", 0.04), "harmonic")
     findings.clear("a")
     assert findings.load("a").empty and findings.load("b")["verdict"].tolist() == ["does not hold"]
     assert (findings.findings_table("a")["harmonic"] == "not run").all()
 
 
+def test_a_finding_that_is_not_a_seed_test_is_recorded_as_text():
+    findings.record_text("p", "iaside", "harmonic", "runs against the claim", "Spearman rho -0.80 ...")
+    assert findings.load("p")["verdict"].tolist() == ["runs against the claim"]
+
+
 def test_an_unknown_claim_is_refused():
     with pytest.raises(ValueError, match=r"claim must be one of \[.*'table1'.*\], but found 'table9'"):
-        findings.record("p", "table9", "harmonic", "holds", "x")
+        findings.record_text("p", "table9", "harmonic", "holds", "x")

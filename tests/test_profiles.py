@@ -71,7 +71,7 @@ def test_missing_and_misspelt_settings_are_named(tmp_path):
     ("attack_eps", "[0.2, 0.1]", "attack_eps must be a strictly increasing list"),
     ("train_fractions", "[1.5]", "train_fractions must be a list of numbers > 0 and <= 1"),
     ("dataset", "nowhere/at/all", "neither a known data set"),
-    ("robust_n_images", "0", "robust_n_images must be an int >= 1 or null"),
+    ("noise_n_images", "0", "noise_n_images must be an int >= 1 or null"),
 ])
 def test_values_are_typed_and_ranged_before_any_work(tmp_path, key, value, needle):
     text = re.sub(rf"(?m)^  {key}:.*$", f"  {key}: {value}", _base())
@@ -79,9 +79,10 @@ def test_values_are_typed_and_ranged_before_any_work(tmp_path, key, value, needl
         load_profiles(write(tmp_path, text))
 
 
-def test_cross_setting_rules(tmp_path):
-    text = re.sub(r"(?m)^  adaptive_eps:.*$", "  adaptive_eps: [0.3]", _base())
-    with pytest.raises(ProfileError, match="adaptive_eps .* must be a subset of attack_eps"):
+def test_a_removed_setting_is_refused_with_what_took_its_place(tmp_path):
+    text = _base().replace("  attack_eps: ", "  adaptive_eps: [0.05]\n  attack_eps: ")
+    with pytest.raises(ProfileError, match="'adaptive_eps', removed in 0.2: adaptive_eps: the attack battery runs at "
+                                           "every budget of attack_eps"):
         load_profiles(write(tmp_path, text))
 
 

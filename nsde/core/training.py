@@ -39,7 +39,7 @@ from nsde._infra import distributed as dist
 from nsde._infra.cache import (artifact_dir, check_free_space, config_hash, load_or_heal, save_json, save_torch,
                                tensor_hash)
 from nsde._infra.checks import check_images, check_labels, check_model_input
-from nsde._infra.runtime import default_device, derive_seed, precision, progress
+from nsde._infra.runtime import DEFAULT_THREADS, default_device, derive_seed, precision, progress
 from nsde.core.models import ARCHS, KINDS, NoisyClassifier, build_model, noise_mode
 from nsde.core.noise import SHAPES, check_envelope
 from nsde.core.predict import evaluate
@@ -383,10 +383,15 @@ def _key_parts(spec: ModelSpec, train_cfg: TrainConfig, data: str, prec: str, th
     """What a trained model's cache key is computed from (``spec`` canonical, classes filled).
 
     ``threads``: the intra-op CPU threads of a CPU training run (``NSDE_THREADS``), which
-    change the rounding of its sums and so its weights; ``None`` on a GPU.
+    change the rounding of its sums and so its weights; ``None`` on a GPU. A run with the
+    default thread count (:data:`nsde._infra.runtime.DEFAULT_THREADS`) leaves it out of the
+    key, so that the keys of the book's own models did not change when the thread count
+    joined the key; any other count gives other keys.
     """
-    parts = (spec, train_cfg, ("data", data), ("precision", prec), ("cpu_threads", threads),
-             ("training_version", TRAINING_VERSION), ("pretrained_digest", _file_digest(spec.pretrained)))
+    parts = (spec, train_cfg, ("data", data), ("precision", prec))
+    if threads is not None and threads != DEFAULT_THREADS:
+        parts += (("cpu_threads", threads),)
+    parts += (("training_version", TRAINING_VERSION), ("pretrained_digest", _file_digest(spec.pretrained)))
     return parts + ((("nsde_training_version", NSDE_TRAINING_VERSION),) if spec.kind == "nsde" else ())
 
 

@@ -138,12 +138,33 @@ CLAIMS: dict[str, Claim] = {c.key: c for c in [
           "not in the paper", "03_robustness", "accuracy under white noise, NSDE ensemble minus its own "
           "noise-off network, over the Table 2 intensities", 0, 0.02, None, reference="its noise-off network",
           **_ACC),
+    Claim("noise-training-attack", "training with noise makes the network more robust to the strongest attack",
+          "not in the paper", "03_robustness", "worst-case robust accuracy over the battery, NSDE with its noise off "
+          "minus the baseline, over the paper's budgets", 0, 0.02, None, subject="the NSDE's noise-off network",
+          **_ACC),
+    Claim("noise-test-time-attack", "keeping the noise on at test time makes the NSDE more robust to the strongest "
+          "attack", "not in the paper", "03_robustness", "worst-case robust accuracy over the battery, NSDE ensemble "
+          "minus its own noise-off network, over the paper's budgets", 0, 0.02, None,
+          reference="its noise-off network", **_ACC),
     Claim("fig4", "attributions change less for the NSDE under small perturbations", "Fig. 4, Sec. 4.2",
           "04_explanations", "log sum of IG attribution changes under N(0, 0.01^2) perturbations, NSDE minus "
           "baseline (lower: more stable)", -1, 0.1, None, scale=1.0, unit="", subject="the NSDE"),
     Claim("table4", "ABC is higher on correct than on incorrect predictions, more so for the NSDE", "Table 4",
           "04_explanations", "ABC on correct minus on incorrect predictions, NSDE minus baseline", +1, 0.05,
           _table4_effect, scale=1.0, unit="", subject="the NSDE"),
+    Claim("abc-reliability", "ABC tells right from wrong predictions better than the softmax", "not in the paper "
+          "(our question about ABC, Jha et al. 2019)", "04_explanations", "AUROC of ABC minus AUROC of the maximum "
+          "softmax probability, per seed", 0, 0.05, None, scale=1.0, unit="", subject="ABC",
+          reference="the softmax"),
+    Claim("iaside", "a higher spectral robustness score goes with more robustness", "I-ASIDE (Luo et al. 2024), "
+          "tested on these models", "05_spectral", "Spearman correlation across models of SRS and mean robust "
+          "accuracy", +1, 0.0, None, scale=1.0, unit=""),
+    Claim("less-data", "the NSDE helps more when training data are scarce", "Sec. 5 (the paper's question)",
+          "06_less_data", "NSDE-minus-baseline accuracy at the smallest training set minus the same at the full "
+          "one, averaged over the input-noise levels", +1, 0.02, None, **_ACC),
+    Claim("noise-shape", "which noise shape, and how much noise, helps most", "Sec. 5 (the paper's question)",
+          "08_noise_shapes", "per grid cell, each measure's difference from the baseline (one trained network "
+          "each)", 0, 0.02, None, subject="the noise-shape grid", **_ACC),
 ]}
 
 

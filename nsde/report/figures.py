@@ -21,7 +21,8 @@ from nsde.measures.iaside import band_map
 
 __all__ = ["plot_curves", "plot_noise_curves", "plot_attack_curves", "plot_history", "plot_confusion",
            "plot_noise_surfaces", "plot_attributions", "plot_stability", "plot_risk_coverage", "plot_bands",
-           "plot_importance", "plot_band_power", "plot_srs_vs_accuracy", "plot_data_size", "plot_grid"]
+           "plot_importance", "plot_band_power", "plot_srs_vs_accuracy", "plot_data_size", "plot_grid", "plot_regime",
+           "plot_convergence"]
 
 
 def plot_curves(tables: dict, xcol: str, ax, xlabel: str, title: str, logx: bool = False):
@@ -361,5 +362,53 @@ def plot_grid(diffs: pd.DataFrame, measures: Sequence[str] | None = None, *, tit
         ax.axis("off")
     fig.suptitle(title or "Difference from the baseline (blue: better; dot: paired 95% interval excludes 0)",
                  fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_regime(table: pd.DataFrame, chosen: str, *, title: str | None = None, ax=None):
+    """The baseline's validation accuracy against noise intensity for each setting of the
+    regime search, the chosen one bold, the paper's ConvNeXt-Base column dashed.
+
+    Args:
+        table: :func:`nsde.studies.regime.search_table` (columns ``clean`` and the
+            intensities; the paper's row last).
+        chosen: the chosen setting's name.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.2))
+    levels = [c for c in table.columns if c.replace(".", "", 1).isdigit()]
+    x = [0.0, *[float(c) for c in levels]]
+    for name, row in table.iterrows():
+        y = [row["clean"], *[row[c] for c in levels]]
+        if name == "paper ConvNeXt-Base":
+            ax.plot(x, y, "k--", lw=1.5, marker="s", label="paper ConvNeXt-Base (32 images)")
+        else:
+            ax.plot(x, y, marker="o", lw=2.5 if name == chosen else 1, alpha=1 if name == chosen else 0.55,
+                    label=f"{name} (chosen)" if name == chosen else name)
+    ax.set_xlabel("white-noise std on [0, 1] spectrograms (0: clean)")
+    ax.set_ylabel("baseline validation accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title or "Regime search: the baseline against the paper's baseline")
+    ax.legend(fontsize=7, ncol=2)
+    return ax
+
+
+def plot_convergence(conv: pd.DataFrame, *, marked: Mapping[str, float] | None = None, title: str | None = None):
+    """Robust accuracy against an attack's iterations and its EOT draws (one panel each), 95%
+    intervals, the profile's own setting marked (``marked``: ``{knob: value}``)."""
+    knobs = list(dict.fromkeys(conv["knob"]))
+    fig, axes = plt.subplots(1, len(knobs), figsize=(4.2 * len(knobs), 3.6), sharey=True, squeeze=False)
+    for ax, knob in zip(axes[0], knobs):
+        d = conv[conv["knob"] == knob]
+        ax.errorbar(d["value"], 100 * d["accuracy"], yerr=[100 * (d["accuracy"] - d["low"]),
+                                                           100 * (d["high"] - d["accuracy"])], marker="o", capsize=3)
+        if marked and knob in marked:
+            ax.axvline(marked[knob], color="grey", ls="--", lw=1, label="the profile's")
+            ax.legend(fontsize=8)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel(knob)
+        ax.set_ylabel("robust accuracy (%)")
+    fig.suptitle(title or "Convergence of the strongest attack")
     fig.tight_layout()
     return fig

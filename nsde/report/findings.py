@@ -1,10 +1,11 @@
 """The book's findings page: every claim of the paper, the paper's number, and our verdict.
 
-Chapters compute their verdicts (:mod:`nsde.report.verdicts`) and :func:`record` them here, one
-entry per (claim, data set), in the cache under the profile's name; the findings page at
-the front of the book (``book/00_findings.py``, executed after every other chapter) reads
-them back with :func:`findings_table`. Nothing on that page is typed in: the claims' texts
-and the paper's numbers come from :mod:`nsde.report.paper`, the verdicts from the chapters' runs.
+Chapters judge each claim (:func:`nsde.report.claims.judge`) and :func:`record` the verdict
+here, one entry per (claim, data set), in the cache under the profile's name; the findings
+page at the front of the book (``book/00_findings.py``, executed after every other chapter)
+reads them back with :func:`findings_table`. Nothing on that page is typed in: the claims'
+texts come from :data:`nsde.report.claims.CLAIMS`, the paper's numbers from
+:mod:`nsde.report.paper`, the verdicts, their intervals and sizes from the chapters' runs.
 """
 from __future__ import annotations
 
@@ -15,44 +16,40 @@ import pandas as pd
 
 from nsde._infra.cache import CacheError, cache_root, save_json
 from nsde.report import paper
+from nsde.report.claims import CLAIMS, Verdict
 
-__all__ = ["CLAIMS", "paper_numbers", "record", "load", "findings_table", "clear"]
+__all__ = ["paper_numbers", "record", "record_text", "load", "findings_table", "clear"]
 
-#: The paper's claims and open questions, in the order of the findings page:
-#: ``id -> (what the paper says, where the book tests it)``.
-CLAIMS = {
-    "table1": ("Table 1: the NSDE costs a few points of clean accuracy", "02_training"),
-    "table2": ("Table 2: the NSDE is more accurate under random noise", "03_robustness"),
-    "table3": ("Table 3: under APGD-CE the NSDE keeps accuracy where ConvNeXt drops to 0 (non-adaptive attack)",
-               "03_robustness"),
-    "table3-adaptive": ("Table 3 under an attack adaptive to the noise (EOT; not in the paper)", "03_robustness"),
-    "noise-sources": ("Which noise helps: training with it, or keeping it on at test time (not in the paper)",
-                      "03_robustness"),
-    "fig4": ("Fig. 4 / Sec. 4.4: attributions change less for the NSDE under small perturbations", "04_explanations"),
-    "table4": ("Table 4: ABC is higher on correct than on incorrect predictions, more so for the NSDE",
-               "04_explanations"),
-    "oq2": ("Open question 2: does ABC signal reliability (better than the softmax)?", "04_explanations"),
-    "iaside": ("I-ASIDE: a higher spectral robustness score goes with more robustness", "05_spectral"),
-    "oq3": ("Open question 3: does the NSDE help more with less training data?", "06_less_data"),
-    "oq1": ("Open question 1: which noise shape, and how much noise?", "08_noise_shapes"),
-}
+COLUMNS = ["claim", "dataset", "verdict", "estimate", "sizes", "mde", "detail", "chapter", "models"]
 
 
 def paper_numbers() -> dict[str, str]:
     """What the paper reports for each claim, formatted from :mod:`nsde.report.paper` (never typed here)."""
     t1, t2, t3, t4 = paper.TABLE1, paper.TABLE2, paper.TABLE3, paper.TABLE4
     n = paper.N_EVAL_IMAGES
+    effect2 = CLAIMS["table2"].paper_effect(t2["intensity"])
+    effect3 = CLAIMS["table3"].paper_effect(t3["eps"])
     return {
-        "table1": f"test {t1['ConvNeXt-Base']['test']:.2f}% (ConvNeXt) vs {t1['Neural SDE']['test']:.2f}% (NSDE)",
-        "table2": f"NSDE higher at {sum(b > a for a, b in zip(t2['ConvNeXt-Base'], t2['Neural SDE']))} of "
-                  f"{len(t2['intensity'])} intensities ({n} images)",
-        "table3": ", ".join(f"eps {e:g}: {a:.0f}% vs {b:.2f}%" for e, a, b in
-                            zip(t3["eps"], t3["ConvNeXt-Base"], t3["Neural SDE"])) + f" ({n} images)",
-        "table3-adaptive": "not tested",
-        "noise-sources": "not tested",
-        "fig4": "smaller for the NSDE (no numbers)",
-        "table4": f"correct {t4['ConvNeXt-Base']['correct']:.3f} (ConvNeXt) vs {t4['Neural SDE']['correct']:.3f} (NSDE)",
-        "oq2": "open", "iaside": "(I-ASIDE's claim, other models)", "oq3": "open", "oq1": "open",
+        "table1": f"test {t1['Neural SDE']['test']:.2f}% (NSDE) vs {t1['ConvNeXt-Base']['test']:.2f}% (ConvNeXt-Base): "
+                  f"{t1['Neural SDE']['test'] - t1['ConvNeXt-Base']['test']:+.2f} points",
+        "table2": f"{100 * effect2:+.1f} points averaged over its 8 intensities; NSDE higher at "
+                  f"{sum(b > a for a, b in zip(t2['ConvNeXt-Base'], t2['Neural SDE']))} of them ({n} images, one "
+                  "model each, our inference from the 1/32 steps of its values)",
+        "table3": f"{100 * effect3:+.2f} points averaged over its 4 budgets; ConvNeXt-Base at "
+                  + "/".join(f"{a:.0f}" for a in t3["ConvNeXt-Base"]) + "%, NSDE at "
+                  + "/".join(f"{b:.2f}" for b in t3["Neural SDE"]) + f"% ({n} images)",
+        "table3-adaptive": "not tested by the paper",
+        "noise-training": "not tested by the paper",
+        "noise-test-time": "not tested by the paper",
+        "noise-training-attack": "not tested by the paper",
+        "noise-test-time-attack": "not tested by the paper",
+        "fig4": "smaller for the NSDE (Sec. 4.2; no number given)",
+        "table4": f"correct minus incorrect: NSDE {t4['Neural SDE']['correct'] - t4['Neural SDE']['incorrect']:.3f}, "
+                  f"ConvNeXt-Base {t4['ConvNeXt-Base']['correct'] - t4['ConvNeXt-Base']['incorrect']:.3f}",
+        "abc-reliability": "not asked by the paper",
+        "iaside": "I-ASIDE's claim, on other models",
+        "less-data": "an open question (Sec. 5)",
+        "noise-shape": "an open question (Sec. 5)",
     }
 
 
@@ -73,42 +70,77 @@ def clear(profile: str) -> None:
                                  "to a writable folder)") from None
 
 
-def record(profile: str, claim: str, dataset: str, verdict: str, detail: str, *, chapter: str | None = None) -> None:
-    """Record our verdict on one claim for one data set.
+def _save(profile: str, entry: dict) -> None:
+    if entry["claim"] not in CLAIMS:
+        raise ValueError(f"claim must be one of {list(CLAIMS)}, but found {entry['claim']!r}")
+    path = _folder(profile) / f"{entry['claim']}--{entry['dataset']}--{entry['chapter']}.json"
+    if path.is_file():
+        try:
+            if json.loads(path.read_text()) == entry:
+                return  # the same finding again: nothing to write (a read-only cache stays usable)
+        except (OSError, ValueError):
+            pass
+    save_json(entry, path)
+
+
+def record(profile: str, verdict: Verdict, dataset: str, *, models: str = "", chapter: str | None = None) -> None:
+    """Record the verdict on one claim for one data set.
 
     Args:
         profile: the profile the chapter ran with.
-        claim: a key of :data:`CLAIMS`.
+        verdict: :func:`nsde.report.claims.judge`'s verdict.
         dataset: the data set's name (``"harmonic"``, ``"plaid"`` ...).
-        verdict: a short verdict (a word of :func:`nsde.report.verdicts.claim_word`, or a phrase).
-        detail: the sentence with the numbers and intervals behind it (Markdown).
+        models: what was compared, in words (architecture, image size, epochs, data size).
         chapter: the chapter that shows it (default: the claim's chapter).
     """
+    c = verdict.claim
+    _save(profile, {"claim": c.key, "dataset": dataset, "verdict": verdict.word, "estimate": verdict.interval_text,
+                    "sizes": verdict.sizes_text, "mde": c.fmt(verdict.mde, signed=False), "detail": verdict.sentence(),
+                    "chapter": chapter or c.chapter, "models": models})
+
+
+def record_text(profile: str, claim: str, dataset: str, verdict: str, detail: str, *, estimate: str = "",
+                sizes: str = "", models: str = "", chapter: str | None = None) -> None:
+    """Record a finding that is not a seed-level test (a rank correlation across models, the
+    noise-shape grid about its trained networks): its word and the sentence behind it."""
     if claim not in CLAIMS:
         raise ValueError(f"claim must be one of {list(CLAIMS)}, but found {claim!r}")
-    chapter = chapter or CLAIMS[claim][1]
-    save_json({"claim": claim, "dataset": dataset, "verdict": verdict, "detail": detail, "chapter": chapter},
-              _folder(profile) / f"{claim}--{dataset}--{chapter}.json")
+    _save(profile, {"claim": claim, "dataset": dataset, "verdict": verdict, "estimate": estimate, "sizes": sizes,
+                    "mde": "", "detail": detail, "chapter": chapter or CLAIMS[claim].chapter, "models": models})
 
 
 def load(profile: str) -> pd.DataFrame:
-    """Every recorded finding of ``profile``: ``claim, dataset, verdict, detail, chapter``."""
+    """Every recorded finding of ``profile`` (columns :data:`COLUMNS`)."""
     rows = [json.loads(f.read_text()) for f in sorted(_folder(profile).glob("*.json"))]
-    return pd.DataFrame(rows, columns=["claim", "dataset", "verdict", "detail", "chapter"])
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def findings_table(profile: str) -> pd.DataFrame:
-    """One row per claim (in :data:`CLAIMS` order), one column per data set, holding the
-    verdict as a Markdown link to the chapter that shows it ("not run" where no chapter
-    recorded one; two chapters' verdicts on one data set are both shown)."""
+def findings_table(profile: str, *, compact: bool = False) -> pd.DataFrame:
+    """One row per claim (in :data:`nsde.report.claims.CLAIMS` order), one column per data
+    set holding the verdict (a Markdown link to the chapter that shows it), the estimate
+    with its 95% interval and the sizes; "not run" where no chapter recorded one.
+
+    Args:
+        profile: the profile whose findings are read.
+        compact: only the claim, the paper's number and the verdict with its estimate.
+    """
     found = load(profile)
     datasets = sorted(found["dataset"].unique().tolist(), key=lambda d: (d != "harmonic", d)) or ["harmonic"]
     numbers = paper_numbers()
     rows = []
-    for claim, (text, chapter) in CLAIMS.items():
-        row = {"claim": text, "paper": numbers[claim]}
+    for key, claim in CLAIMS.items():
+        row = {"claim": f"{claim.source}: {claim.text}", "paper": numbers[key]}
         for d in datasets:
-            hits = found[(found["claim"] == claim) & (found["dataset"] == d)]
-            row[d] = "; ".join(f"[{h.verdict}]({h.chapter})" for h in hits.itertuples()) if len(hits) else "not run"
+            hits = found[(found["claim"] == key) & (found["dataset"] == d)]
+            if not len(hits):
+                row[d] = "not run"
+                continue
+            parts = []
+            for h in hits.itertuples():
+                cell = f"[{h.verdict}]({h.chapter})" + (f" {h.estimate}" if h.estimate else "")
+                if not compact and h.sizes:
+                    cell += f" ({h.sizes}" + (f"; detectable: {h.mde}" if h.mde else "") + ")"
+                parts.append(cell)
+            row[d] = "; ".join(parts)
         rows.append(row)
     return pd.DataFrame(rows).set_index("claim")

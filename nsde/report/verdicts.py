@@ -31,7 +31,7 @@ __all__ = ["english_list", "claim_word", "count_outcomes", "comparison_sentence"
            "stability_sentence", "correlation_sentence", "reliability_sentence", "reliability_overall", "reliability_verdict",
            "data_size_sentence", "accuracy_cost_sentence", "abc_sentence", "short_difference", "noise_sources_verdict",
            "data_size_verdict", "shape_choice_sentence", "grid_best_sentence", "grid_verdict", "beats_chance",
-           "loses_accuracy", "broken_at"]
+           "loses_accuracy", "broken_at", "masking_summary"]
 
 
 def english_list(items: Sequence[str], conjunction: str = "and", serial: bool = False) -> str:
@@ -453,3 +453,19 @@ def broken_at(tables: Mapping[str, pd.DataFrame], eps: float, at_most: float) ->
     ok = all(float(t.set_index("eps").loc[eps, "accuracy"]) <= at_most for t in tables.values()
              if eps in set(t["eps"]))
     return f"at the budget eps {eps:g} every classifier keeps at most {at_most:.0%} accuracy: {ok}"
+
+
+def masking_summary(checks: pd.DataFrame) -> str:
+    """One paragraph on the non-inferiority masking checks (:func:`nsde.studies.attack_study.masking_checks`):
+    how many passed, failed or could not tell, and which failed."""
+    if checks.empty:
+        return "No gradient-masking check could be run."
+    counts = checks["result"].value_counts()
+    failed = checks[checks["result"] == "failed"]
+    names = sorted({f"{r.classifier}: {r.check}" for r in failed.itertuples()})
+    text = (f"Of {len(checks)} checks (each at one budget), {counts.get('passed', 0)} passed, "
+            f"{counts.get('failed', 0)} failed and {counts.get('cannot tell', 0)} cannot tell at these sizes.")
+    if names:
+        text += (" Failed: " + english_list(names) + ". An attack that fails its check is weaker than the battery: "
+                 "the robust accuracies are counted at the battery's worst case, not at that attack's.")
+    return text

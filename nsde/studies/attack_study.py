@@ -33,10 +33,13 @@ from nsde._infra.checks import model_classes
 from nsde.measures.attacks import PAPER_EPS, attack_table, run_attack, transfer_table, worst_case
 from nsde.measures.evaluation import correctness_matrix, eval_subset
 from nsde.report.claims import Verdict, judge
-from nsde.stats.compare import endpoint_tests, pool_seeds
+from nsde.stats.compare import endpoint_tests, pool_seeds, scores
+from nsde.stats.inference import seed_test
 from nsde.studies.protocols import BASELINE, ENSEMBLE, NOISE_OFF, Classifier, clean_correct_subset
 
-__all__ = ["AttackSpec", "battery", "attack_images", "AttackStudy", "attack_classifier", "attack_study"]
+__all__ = ["AttackSpec", "battery", "attack_images", "AttackStudy", "attack_classifier", "attack_study", "MASKING_MARGIN",
+           "ZERO_TOLERANCE", "masking_checks", "convergence", "convergence_study", "convergence_sentence",
+           "masking_study", "noise_sources"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,9 @@ class AttackStudy:
     pool: int = 0
     eligible: int = 0
     sources: dict[str, pd.DataFrame] = field(default_factory=dict)
+    x: object = None
+    y: object = None
+    settings: dict = field(default_factory=dict)
 
 
 def attack_classifier(c: Classifier, x, y, eps: Sequence[float], *, n_iter: int, eot_iter: int, draws: int,
@@ -158,7 +164,8 @@ def attack_study(models: Mapping[str, Classifier], splits, *, eps: Sequence[floa
     """
     eps = [float(e) for e in eps]
     x, y, x_raw, y_raw, n_pool, n_eligible = attack_images(models, splits, pool=pool, n=n_images, draws=draws, seed=seed)
-    study = AttackStudy(eps, {}, {}, n_images=len(y), pool=n_pool, eligible=n_eligible)
+    study = AttackStudy(eps, {}, {}, n_images=len(y), pool=n_pool, eligible=n_eligible, x=x, y=y,
+                        settings=dict(n_iter=n_iter, eot_iter=eot_iter, draws=draws, seed=seed))
     if len(y) < 2:
         return study
     off_tables, off_worst = attack_classifier(models[NOISE_OFF], x, y, eps, n_iter=n_iter, eot_iter=eot_iter,
@@ -184,3 +191,174 @@ def attack_study(models: Mapping[str, Classifier], splits, *, eps: Sequence[floa
     study.verdicts["table3-adaptive"] = judge("table3-adaptive", primary, settings=per_eps, included=paper,
                                               what="budget")
     return study
+
+
+#: The non-inferiority margin of every masking check: an attack within this many points of
+#: robust accuracy of the stronger one counts as just as strong.
+MASKING_MARGIN = 0.02
+#: Robust accuracy at most this at a large budget counts as "reaches 0".
+ZERO_TOLERANCE = 0.05
+
+
+def _noninferior(a: pd.DataFrame, b: pd.DataFrame, label: str, margin: float, eps: Sequence[float]) -> list[dict]:
+    """``acc(a) - acc(b)`` at each budget, judged against the margin with the one-sided 95%
+    bounds (the two-sided 90% interval): "passed" when the gap is shown below the margin,
+    "failed" when it is shown above it, "cannot tell" otherwise."""
+    rows = []
+    for e in eps:
+        t = seed_test(scores(a, e), scores(b, e), level=0.90)
+        result = "passed" if t.high < margin else "failed" if t.low > margin else "cannot tell"
+        rows.append({"check": label, "eps": e, "gap": t.estimate, "low": t.low, "high": t.high, "result": result})
+    return rows
+
+
+def masking_checks(study: AttackStudy, *, extra: Mapping[str, pd.DataFrame] | None = None,
+                   large: pd.DataFrame | None = None, margin: float = MASKING_MARGIN) -> pd.DataFrame:
+    """The gradient-masking checks of Athalye et al. (2018) as non-inferiority tests.
+
+    For every classifier, each attack of the battery against the battery's worst case (a
+    weaker attack, a masked gradient, is flagged: its robust accuracy is shown above the
+    worst case by more than ``margin``), and the worst case against itself at the next
+    larger budget (accuracy must not rise with the budget); for the tables of ``extra``
+    (more iterations, more EOT draws, float32 gradients, Square ...: ``{label: table}`` on
+    the ensemble's first seed, on the same images) the profile's ensemble attack against
+    them; ``large``: the strongest attack at a large budget, where robust accuracy must be
+    ``~0`` (its one-sided 95% upper bound at most :data:`ZERO_TOLERANCE`).
+
+    Returns:
+        DataFrame ``classifier, check, eps, gap, low, high, result`` (fractions; ``low,
+        high`` the 90% interval of the gap; ``result`` "passed", "failed" or "cannot tell").
+    """
+    rows = []
+    for label, tables in study.tables.items():
+        worst = tables["worst case"]
+        for name, t in tables.items():
+            if name != "worst case":
+                rows += [{"classifier": label, **r} for r in
+                         _noninferior(t, worst, f"{name} as strong as the battery", margin, study.eps)]
+        for lo, hi in zip(study.eps, study.eps[1:]):
+            t = seed_test(scores(worst, hi), scores(worst, lo), level=0.90)
+            rows.append({"classifier": label, "check": f"worst case does not rise from eps {lo:g}", "eps": hi,
+                         "gap": t.estimate, "low": t.low, "high": t.high,
+                         "result": "passed" if t.high < margin else "failed" if t.low > margin else "cannot tell"})
+    for name, t in (extra or {}).items():
+        ref = t.attrs.get("reference")
+        if ref is not None:
+            rows += [{"classifier": ENSEMBLE, **r} for r in
+                     _noninferior(ref, t, f"the profile's attack as strong as {name}", margin,
+                                  [e for e in study.eps if e in set(t["eps"])])]
+    if large is not None:
+        for e in large["eps"]:
+            s = scores(large, e)
+            t = seed_test(s, level=0.90)
+            rows.append({"classifier": ENSEMBLE, "check": "robust accuracy at a large budget is ~0", "eps": e,
+                         "gap": t.estimate, "low": t.low, "high": t.high,
+                         "result": "passed" if t.high <= ZERO_TOLERANCE else "failed" if t.low > ZERO_TOLERANCE
+                         else "cannot tell"})
+    return pd.DataFrame(rows, columns=["classifier", "check", "eps", "gap", "low", "high", "result"])
+
+
+def convergence(run, x, y, eps: float, *, n_iters: Sequence[int], eot_iters: Sequence[int], n_iter: int,
+                eot_iter: int, samples: int, draws: int, seed: int = 0, attack: str = "apgd-ce") -> pd.DataFrame:
+    """Robust accuracy of the ensemble attack against its iterations and its EOT draws, one
+    seed, one budget: ``knob, value, accuracy, low, high, profile`` (the profile's own
+    budget marked); ``df.attrs["tables"]`` holds each run's :func:`attack_table` by
+    ``(knob, value)``."""
+    rows, tables = [], {}
+    for knob, values in (("iterations", n_iters), ("EOT draws", eot_iters)):
+        for v in sorted({int(v) for v in values} | {n_iter if knob == "iterations" else eot_iter}):
+            kw = dict(n_iter=v, eot_iter=eot_iter) if knob == "iterations" else dict(n_iter=n_iter, eot_iter=v)
+            r = run_attack(run, x, y, [eps], attack=attack, target="ensemble", noise="on", samples=samples,
+                           draws=draws, seed=seed, **kw)
+            t = attack_table(r, x.shape)
+            tables[(knob, v)] = t
+            rows.append({"knob": knob, "value": v, "accuracy": float(t["accuracy"].iloc[0]),
+                         "low": float(t["low"].iloc[0]), "high": float(t["high"].iloc[0]),
+                         "profile": v == (n_iter if knob == "iterations" else eot_iter)})
+    df = pd.DataFrame(rows)
+    df.attrs["tables"] = tables
+    return df
+
+
+def _check_images(study: AttackStudy, profile):
+    n = len(study.y) if profile.check_n_images is None else min(profile.check_n_images, len(study.y))
+    return study.x[:n], study.y[:n]
+
+
+def convergence_study(models: Mapping[str, Classifier], study: AttackStudy, profile, *, seed: int = 0) -> pd.DataFrame:
+    """:func:`convergence` of the ensemble's first seed on the first ``check_n_images``
+    attacked images at the largest budget (the profile's ``convergence_n_iter`` and
+    ``convergence_eot_iter``)."""
+    c = models[ENSEMBLE]
+    x, y = _check_images(study, profile)
+    return convergence(c.runs[0], x, y, max(study.eps), n_iters=profile.convergence_n_iter,
+                       eot_iters=profile.convergence_eot_iter, n_iter=profile.apgd_n_iter, eot_iter=profile.eot_iter,
+                       samples=c.samples, draws=profile.draws, seed=seed)
+
+
+def _gap(a: pd.DataFrame, b: pd.DataFrame, eps: float, margin: float):
+    t = seed_test(scores(a, eps), scores(b, eps), level=0.90)
+    return t, ("passed" if t.high < margin else "failed" if t.low > margin else "cannot tell")
+
+
+def convergence_sentence(conv: pd.DataFrame, margin: float = MASKING_MARGIN) -> str:
+    """Whether the profile's attack budget is on the flat part of the curves: its robust
+    accuracy against the largest budget tried of each knob, with the non-inferiority rule
+    of :func:`masking_checks`."""
+    tables = conv.attrs["tables"]
+    parts = []
+    for knob in ("iterations", "EOT draws"):
+        rows = conv[conv["knob"] == knob]
+        ref, top = rows[rows["profile"]].iloc[0], rows.iloc[-1]
+        if top["value"] == ref["value"]:
+            parts.append(f"the profile already uses the most {knob} tried ({int(ref['value'])})")
+            continue
+        a, b = tables[(knob, int(ref["value"]))], tables[(knob, int(top["value"]))]
+        t, result = _gap(a, b, float(a["eps"].iloc[0]), margin)
+        state = {"passed": "within", "failed": "beyond", "cannot tell": "not shown to be within"}[result]
+        parts.append(f"with {int(ref['value'])} {knob} (the profile's) robust accuracy is {100 * ref['accuracy']:.1f}% "
+                     f"against {100 * top['accuracy']:.1f}% with {int(top['value'])}, a gap of "
+                     f"{100 * t.estimate:+.1f} points [{100 * t.low:+.1f}, {100 * t.high:+.1f}] (90%), {state} the "
+                     f"{100 * margin:g}-point margin")
+    return "Convergence: " + "; ".join(parts) + "."
+
+
+def masking_study(models: Mapping[str, Classifier], study: AttackStudy, profile, *, seed: int = 0,
+                  conv: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every gradient-masking check of the chapter (:func:`masking_checks`): the battery
+    against its worst case, and on the ensemble's first seed, on the check images at the
+    largest budget, the profile's ensemble attack against more iterations and more EOT
+    draws (the largest of :func:`convergence_study`), float32 gradients and the Square
+    attack; robust accuracy at the ``check_eps`` budgets."""
+    c = models[ENSEMBLE]
+    x, y = _check_images(study, profile)
+    e = max(study.eps)
+    conv = conv if conv is not None else convergence_study(models, study, profile, seed=seed)
+    tables = conv.attrs["tables"]
+    ref = tables[("iterations", int(profile.apgd_n_iter))]
+    common = dict(noise="on", samples=c.samples, draws=profile.draws, seed=seed)
+    extra = {f"{int(max(profile.convergence_n_iter))} iterations": tables[("iterations", int(max(profile.convergence_n_iter)))],
+             f"EOT-{int(max(profile.convergence_eot_iter))}": tables[("EOT draws", int(max(profile.convergence_eot_iter)))],
+             "float32 gradients": attack_table(run_attack(c.runs[0], x, y, [e], attack="apgd-ce", target="ensemble",
+                                                          n_iter=profile.apgd_n_iter, eot_iter=profile.eot_iter,
+                                                          precision="fp32", **common), x.shape),
+             "Square (gradient-free)": attack_table(run_attack(c.runs[0], x, y, [e], attack="square",
+                                                               n_queries=profile.square_n_queries, **common), x.shape)}
+    for t in extra.values():
+        t.attrs["reference"] = ref
+    large = attack_table(run_attack(c.runs[0], x, y, list(profile.check_eps), attack="apgd-ce", target="ensemble",
+                                    n_iter=profile.apgd_n_iter, eot_iter=profile.eot_iter, **common), x.shape)
+    return masking_checks(study, extra=extra, large=large)
+
+
+def noise_sources(study: AttackStudy) -> dict[str, Verdict]:
+    """Under the battery's worst case: training with noise (NSDE noise off minus baseline)
+    and test-time noise (ensemble minus its noise-off network), over the paper's budgets."""
+    out = {}
+    if not study.tables:
+        return out
+    paper = [e for e in PAPER_EPS if e in study.eps] or study.eps
+    for key, a, b in (("noise-training-attack", NOISE_OFF, BASELINE), ("noise-test-time-attack", ENSEMBLE, NOISE_OFF)):
+        primary, per_eps = endpoint_tests(study.tables[a]["worst case"], study.tables[b]["worst case"], "eps", paper)
+        out[key] = judge(key, primary, settings=per_eps, included=paper, what="budget")
+    return out

@@ -30,11 +30,13 @@ import pandas as pd
 
 from nsde.measures.evaluation import eval_subset
 from nsde.measures.robustness import PAPER_INTENSITIES, noise_seeds
-from nsde.report.claims import Verdict, judge
+from nsde.report.claims import Verdict, judge, settings_table
+from nsde.report.verdicts import comparison_sentence
 from nsde.stats.compare import endpoint_tests, informative_settings
 from nsde.studies.protocols import BASELINE, ENSEMBLE, NOISE_OFF, Classifier
 
-__all__ = ["NoiseStudy", "chance_rate", "informative_intensities", "noise_curves", "noise_study"]
+__all__ = ["NoiseStudy", "chance_rate", "informative_intensities", "noise_curves", "noise_study", "clean_verdict", "ShapedStudy",
+           "shaped_study"]
 
 
 def chance_rate(y) -> float:
@@ -127,3 +129,53 @@ def noise_study(models: Mapping[str, Classifier], splits, *, n_images: int | Non
         study.verdicts[key] = judge(key, primary, settings=per_level, included=informative,
                                     excluded=study.at_chance(), what="intensity")
     return study
+
+
+def clean_verdict(models: Mapping[str, Classifier], splits, *, seed: int = 0) -> tuple[Verdict, dict]:
+    """Table 1 as a test: the NSDE ensemble's clean test accuracy minus the baseline's, seeds
+    paired by index, on the whole test split (the noise curve at intensity 0).
+
+    Returns:
+        ``(verdict on claim "table1", {classifier: (seeds, N) test correctness})``.
+    """
+    x, y = splits.test.x, splits.test.y
+    curves = noise_curves({k: models[k] for k in (BASELINE, ENSEMBLE)}, x, y, [0.0], seed=seed)
+    primary, _ = endpoint_tests(curves[ENSEMBLE], curves[BASELINE], "intensity", [0.0])
+    correct = {k: np.atleast_2d(np.asarray(t.attrs["correct"][0.0])) for k, t in curves.items()}
+    return judge("table1", primary), correct
+
+
+@dataclass
+class ShapedStudy:
+    """Accuracy under shaped input noise (:func:`shaped_study`).
+
+    Attributes:
+        curves: ``{shape: {classifier: pooled curve}}``.
+        settings: the Holm-adjusted ensemble-minus-baseline tests over every (shape,
+            intensity) pair (:func:`nsde.report.claims.settings_table`).
+    """
+
+    curves: dict[str, dict[str, pd.DataFrame]]
+    settings: pd.DataFrame
+
+    def sentence(self) -> str:
+        """Per shape, where the ensemble is above or below the baseline (Holm-adjusted)."""
+        lines = []
+        for shape in self.curves:
+            rows = self.settings[[k[0] == shape for k in self.settings.index]]
+            rows = rows.set_axis([k[1] for k in rows.index])
+            lines.append(f"- **{shape} noise.** " + comparison_sentence("The NSDE ensemble", "the baseline", rows))
+        return "\n".join(lines)
+
+
+def shaped_study(models: Mapping[str, Classifier], splits, shapes: Sequence[str], intensities: Sequence[float], *,
+                 n_images: int | None = None, seed: int = 0) -> ShapedStudy:
+    """The three classifiers under each shape of input noise; the ensemble-minus-baseline
+    difference at every (shape, intensity), Holm-adjusted over all of them (secondary)."""
+    x, y = eval_subset(splits.test.x, splits.test.y, n_images, seed=seed)
+    curves = {s: noise_curves(models, x, y, intensities, input_noise=s, seed=seed) for s in shapes}
+    tests = {}
+    for s, tables in curves.items():
+        _, per_level = endpoint_tests(tables[ENSEMBLE], tables[BASELINE], "intensity", list(intensities))
+        tests.update({(s, i): t for i, t in per_level.items()})
+    return ShapedStudy(curves, settings_table(tests))

@@ -24,7 +24,7 @@ from nsde.core.noise import SHAPES, parse_grid
 from nsde.data import CLASS_NAMES, DataConfig, check_dataset_spec, min_class_size, split_counts
 from nsde.measures.iaside import MAX_BANDS, MIN_IMAGE_SIZE
 
-__all__ = ["ProfileError", "PROFILES_FILE", "USER_FILE_ENV", "RENAMED", "Profile", "load_profiles", "get_profile",
+__all__ = ["ProfileError", "PROFILES_FILE", "USER_FILE_ENV", "RENAMED", "REMOVED", "Profile", "load_profiles", "get_profile",
            "user_profiles_file"]
 
 #: The profiles shipped with the package (package data, read without an editable install).
@@ -34,10 +34,19 @@ USER_FILE_ENV = "NSDE_PROFILES"
 #: The key of a profile naming the profile whose settings it starts from.
 EXTENDS = "extends"
 #: Settings renamed in 0.2 (old name -> new): a profile using an old name gets a message naming the new one.
+#: Settings removed in 0.2, with what took their place.
+REMOVED: dict[str, str] = {
+    "adaptive_eps": "the attack battery runs at every budget of attack_eps",
+    "aa_iters": "the attack battery holds AutoAttack-rand's attacks (APGD-CE and APGD-DLR with EOT), every image attacked",
+    "aa_n_iter": "the attack battery holds AutoAttack-rand's attacks (APGD-CE and APGD-DLR with EOT), every image attacked",
+    "compare_arch": "the architecture is chosen by the regime search (results/regime_search.csv, nsde.studies.regime)",
+    "arch_lrs": "the learning rate is chosen by the regime search (results/regime_search.csv, nsde.studies.regime)",
+    "compare_more_data": "the data size is a knob of the regime search (results/regime_search.csv)",
+}
 RENAMED: dict[str, str] = {
+    "robust_n_images": "noise_n_images",
     "apgd_iters": "apgd_n_iter",
     "eot_iters": "eot_iter",
-    "aa_iters": "aa_n_iter",
     "square_queries": "square_n_queries",
     "ig_steps": "ig_n_steps",
     "abc_samples": "abc_n_mutations",
@@ -140,9 +149,6 @@ class Profile:
     image_size: int = _setting(_int(32), "spectrogram side in pixels")
     # --- models and training
     arch: str = _setting(lambda v: _choice(_archs())(v), "architecture of the book's models (timm)")
-    compare_arch: str = _setting(lambda v: _choice(_archs())(v), "architecture compared with `arch` in chapter 2")
-    arch_lrs: list = _setting(_numbers(), "learning rates tried per architecture in chapter 2 (chosen on validation)")
-    compare_more_data: int = _setting(_int(1), "chapter 2 also trains `compare_arch` on this many times the data (1: no)")
     epochs: int = _setting(_int(1), "training epochs")
     batch_size: int = _setting(_int(1), "images per training step")
     lr: float = _setting(_number(), "peak learning rate of the book's models")
@@ -152,18 +158,19 @@ class Profile:
     n_seeds: int = _setting(_int(1), "training seeds of the baseline and the main NSDE")
     eval_samples: int = _setting(_int(1), "noisy passes averaged by the NSDE ensemble (noise on)")
     # --- robustness (chapter 3)
-    robust_n_images: Any = _setting(_int(1, none=True), "test images of the noise sweeps")
+    noise_n_images: Any = _setting(_int(1, none=True), "test (and validation) images of the noise sweeps (null: all)")
     shaped_intensities: list = _setting(_numbers(increasing=True), "intensities of the shaped-noise sweeps")
     attack_pool: Any = _setting(_int(1, none=True), "candidate test images the attacked set is drawn from")
     attack_n_images: Any = _setting(_int(1, none=True), "attacked images (all models classify them correctly)")
-    attack_eps: list = _setting(_numbers(increasing=True), "L2 budgets of the non-adaptive attack")
-    apgd_n_iter: int = _setting(_int(1), "APGD iterations")
-    eot_iter: int = _setting(_int(1), "EOT draws per gradient of the adaptive attack")
-    adaptive_eps: list = _setting(_numbers(increasing=True), "L2 budgets of the adaptive attacks")
+    attack_eps: list = _setting(_numbers(increasing=True), "L2 budgets of the attack battery (the paper's four)")
+    apgd_n_iter: int = _setting(_int(1), "APGD iterations of every attack of the battery")
+    eot_iter: int = _setting(_int(1), "EOT draws per gradient of the adaptive attacks")
     draws: int = _setting(_int(1), "fresh ensembles scoring each attacked image of a random model")
-    aa_n_iter: int = _setting(_int(1), "iterations of AutoAttack-rand (the protocol: 100)")
-    square_n_queries: int = _setting(_int(1), "queries of the Square attack")
-    check_n_images: Any = _setting(_int(1, none=True), "images of the gradient-masking checks")
+    square_n_queries: int = _setting(_int(1), "queries of the Square attack (a masking check)")
+    check_n_images: Any = _setting(_int(1, none=True), "images of the gradient-masking checks and the convergence study")
+    check_eps: list = _setting(_numbers(increasing=True), "large L2 budgets at which robust accuracy must reach ~0")
+    convergence_n_iter: list = _setting(_numbers(increasing=True), "APGD iterations of the convergence study")
+    convergence_eot_iter: list = _setting(_numbers(increasing=True), "EOT draws of the convergence study")
     # --- explanations (chapter 4)
     attr_n_images: Any = _setting(_int(1, none=True), "test images explained")
     ig_n_steps: int = _setting(_int(1), "Integrated Gradients steps")
@@ -197,12 +204,6 @@ class Profile:
                 raise ProfileError(f"profile {self.name!r}: {f.name} must be {problem}, but found "
                                    f"{value!r}{_text_number_hint(value)}" if not problem.startswith("dataset") else
                                    f"profile {self.name!r}: {problem}")
-        if not set(self.adaptive_eps) <= set(self.attack_eps):
-            raise ProfileError(f"profile {self.name!r}: adaptive_eps {self.adaptive_eps} must be a subset of "
-                               f"attack_eps {self.attack_eps}")
-        if self.lr not in self.arch_lrs:
-            raise ProfileError(f"profile {self.name!r}: lr {self.lr} must be one of arch_lrs {self.arch_lrs} (chapter 2 "
-                               "chooses the learning rate of each architecture from them)")
 
     def check_scale(self) -> None:
         """Settings that must fit the data and each other, checked when a profile is loaded
@@ -322,6 +323,10 @@ def _build(name: str, params: dict, label: str, bases: dict[str, dict], implicit
     known = Profile.settings()
     params = dict(params)
     base_name = params.pop(EXTENDS, implicit_base)
+    removed = sorted(k for k in params if k in REMOVED)
+    if removed:
+        raise ProfileError(f"{label}: profile {name!r} sets {', '.join(map(repr, removed))}, removed in 0.2: "
+                           + "; ".join(f"{k}: {REMOVED[k]}" for k in removed) + "; delete the setting")
     renamed = sorted(k for k in params if k in RENAMED)
     if renamed:
         raise ProfileError(f"{label}: profile {name!r} uses the old setting name(s) "

@@ -6,6 +6,7 @@ models the book trains (each loaded from the cache after the first chapter train
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -33,16 +34,26 @@ class Setup:
         profile: the validated :class:`nsde.studies.profiles.Profile`.
         data: the splits of its data set.
         run: the run-time policy in force (:func:`nsde._infra.runtime.configure`).
+        started: ``time.perf_counter()`` when the chapter opened (its wall time).
     """
 
     profile: Profile
     data: Splits
     run: dict = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
 
     @cached_property
     def zoo(self) -> dict[str, list[TrainedModel]]:
         """Every model of :func:`nsde.studies.zoo.train_zoo` (trained once, then loaded)."""
         return train_zoo(self.data, self.profile)
+
+    @property
+    def models_text(self) -> str:
+        """What the book's models are, in words: architecture, image size, training, data."""
+        p = self.profile
+        return (f"{p.arch}, {p.image_size}x{p.image_size} spectrograms, {p.epochs} epochs on {len(self.data.train):,} "
+                f"training images of {self.data.name}, {p.n_seeds} seeds, NSDE {p.noise_shape} noise at sigma "
+                f"{p.sigma:g}, ensemble of {p.eval_samples} passes")
 
     @cached_property
     def classifiers(self) -> dict[str, Classifier]:
@@ -59,9 +70,10 @@ def setup(profile: str, *, zoo: bool = True) -> Setup:
         profile: a profile name (``quick``, ``default``, ``paper`` or one of your own).
         zoo: train or load the models now (``False``: on first use of ``.zoo``).
     """
+    started = time.perf_counter()
     p = get_profile(profile)
     run = configure(p.seed)
-    s = Setup(p, load_profile_data(p), run)
+    s = Setup(p, load_profile_data(p), run, started)
     if zoo:
         s.zoo  # noqa: B018  (train or load now, so the chapter's first cell pays for it)
     return s
