@@ -47,12 +47,11 @@ from myst_nb import glue
 
 from nsde.core.noise import SHAPES
 from nsde.measures import attacks
-from nsde.measures.robustness import PAPER_INTENSITIES
 from nsde.report import figures, findings, paper, provenance, verdicts
 from nsde.stats.compare import format_tables
 from nsde.studies import attack_study as ast_
 from nsde.studies import noise_study as ns
-from nsde.studies.protocols import BASELINE, ENSEMBLE, NOISE_OFF
+from nsde.studies.protocols import BASELINE, ENSEMBLE
 from nsde.studies.setup import setup
 
 S = setup(profile)

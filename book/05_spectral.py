@@ -57,24 +57,17 @@ import pandas as pd
 import torch
 from IPython.display import Markdown
 
-from nsde.report import findings
-from nsde.report import verdicts
-from nsde.measures import robustness as rb
 from nsde.measures import iaside as sp
+from nsde.measures import robustness as rb
 from nsde.measures.bands import band_power, noise_band_power
-from nsde.report import figures
-from nsde.stats.inference import rank_correlation
-from nsde.data import load_dataset
 from nsde.measures.evaluation import eval_subset
-from nsde.studies.profiles import get_profile
-from nsde._infra.runtime import configure
-from nsde.studies.zoo import train_zoo
+from nsde.report import figures, findings, provenance, verdicts
+from nsde.stats.inference import rank_correlation
+from nsde.studies.setup import setup
 
-P = get_profile(profile)
-configure(P.seed)
-t_start = time.perf_counter()
-data = load_dataset(P.dataset, image_size=P.image_size, seed=P.seed, n_per_class=P.n_per_class)
-zoo = train_zoo(data, P)
+S = setup(profile)
+P, data, zoo = S.profile, S.data, S.zoo
+t_start = S.started
 models = [(name, i, trained) for name, runs in zoo.items() for i, trained in enumerate(runs)]
 k_used = len(data.test) if P.iaside_k is None else P.iaside_k
 if k_used > len(data.test):
@@ -178,9 +171,10 @@ plt.show()
 #
 # Robustness is measured as in the robustness chapter (same `nsde.measures.robustness.noise_accuracy`
 # call, so its cached results are reused): accuracy under additive **white Gaussian** noise
-# at the paper's eight intensities, on the same `robust_n_images` test images, noise off,
+# at the paper's eight intensities, on the same `noise_n_images` test images, noise off,
 # and summarised by the **mean accuracy over the intensities**. For the models the
-# robustness chapter did not evaluate (the second training seeds) the call computes it here.
+# robustness chapter did not evaluate (the NSDEs of other noise shapes) the call computes it
+# here.
 # We rank-correlate (Spearman) SRS with that mean, and with the accuracy at each intensity.
 # The p-value is exact: the share of all orderings of the models that correlate at least
 # as strongly. With a handful of models it cannot be small, and the models are not
@@ -188,7 +182,7 @@ plt.show()
 # these models, not as a test of I-ASIDE.
 
 # %%
-x_noise, y_noise = eval_subset(data.test.x, data.test.y, P.robust_n_images, seed=seed)
+x_noise, y_noise = eval_subset(data.test.x, data.test.y, P.noise_n_images, seed=seed)
 intensities = list(rb.PAPER_INTENSITIES)
 curves = {(name, i): rb.noise_accuracy(trained, x_noise, y_noise, intensities, input_noise="white", noise="off",
                                        seed=seed)
@@ -215,7 +209,8 @@ plt.show()
 
 # %%
 srs_text = verdicts.correlation_sentence(rho, p_value, n_models, claim="I-ASIDE's: higher SRS, more robust")
-findings.record(profile, "iaside", data.name, f"Spearman rho {rho:+.2f} over {n_models} models", srs_text)
+findings.record_text(profile, "iaside", data.name, verdicts.correlation_word(rho), srs_text,
+                     estimate=f"Spearman rho {rho:+.2f}", sizes=f"{n_models} trained models", models=S.models_text)
 Markdown(srs_text)
 
 # %% [markdown]
@@ -278,3 +273,6 @@ print(pd.DataFrame({"setting": ["profile", "bands M", "images K", "coalitions pe
                     "value": [profile, iaside_bands, k_used, 2**iaside_bands, len(models),
                               2**iaside_bands * k_used * len(models), round(time.perf_counter() - t_start)]}
                    ).to_string(index=False))
+
+# %% tags=["remove-input"]
+Markdown(provenance.footer(S, "05_spectral"))

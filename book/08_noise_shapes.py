@@ -7,25 +7,24 @@
 # ---
 
 # %% [markdown]
-# # Open question 1: which noise, and how much?
+# # The paper's question: which noise, and how much?
 #
-# The paper injects Brownian-shaped noise and says it shapes it "as per the implementation
-# outlined in" its reference [8]: Jha et al., *Shaping noise for robust attributions in neural
-# stochastic differential equations* (AAAI 2022). That method is iterative: train a Neural
+# The paper injects Brownian-shaped noise and says it shapes it "as implemented in" its
+# reference [8], Jha et al. {cite}`jha2022shaping` (Sec. 1). That method is iterative: train a Neural
 # SDE, compute the attributions of its predictions, and reshape the noise of the next round
 # so that it concentrates where the attributions are high, starting from uniform noise. The
-# paper's first open question is the effect of the noise's shape. This chapter trains a grid
+# paper names improved noise shaping as future work (Sec. 5). This chapter trains a grid
 # of Neural SDEs, one per noise shape and level, and scores each on every measure of the
 # book beside the baseline:
 #
 # * **shapes**: white, the Brownian sheet (the paper's), pink and brown power-law noise, and
-#   **attribution-shaped** noise (our design of [8], `nsde.studies.attribution_noise`);
+#   **attribution-shaped** noise (our design of Jha et al.'s method, `nsde.studies.attribution_noise`);
 # * **levels** `sigma` (the noise-to-activation ratio of `nsde.core.models`);
 # * **measures**: clean accuracy; accuracy under white input noise (the area under the
 #   accuracy-intensity curve); APGD-CE, non-adaptive and adaptive (EOT); attribution
 #   stability (top-10% overlap, Spearman, log change); ABC's AUROC; the SRS of I-ASIDE.
 #
-# **Our design of [8]** (no code of it is public; every choice is a parameter of
+# **Our design of Jha et al.'s method** (no code of it is public; every choice is a parameter of
 # `nsde.studies.attribution_noise.shaped_rounds`): the attribution is the saliency map (absolute input
 # gradient) of the true class, unless the profile says IG (`envelope_attribution`); the
 # envelope puts the noise power of each pixel in proportion to its attribution's magnitude,
@@ -37,11 +36,13 @@
 # the training envelopes, one fixed map, so attacks differentiate exactly the evaluated
 # function.
 #
-# **Budget.** Every grid cell is one training seed (the first of the profile); the measures
-# run on `shape_n_images` test images (clean accuracy on the whole test split). The `default`
-# profile covers every shape at `sigma = 0.1` and the paper's Brownian against attribution
-# shaping at a second level; the `paper` profile runs every shape at four levels with two
-# shaping rounds and IG attributions.
+# **Budget, and what the grid can say.** Every grid cell is one trained network (the first
+# training seed of the profile), so the grid's differences are about *these trained
+# networks*, not about the shapes as methods: a seed-to-seed spread would need several
+# networks per cell. Each difference is Holm-adjusted over every (cell, measure) pair of the
+# grid. The measures run on `shape_n_images` test images (clean accuracy on the whole test
+# split). The `paper` profile runs every shape at four levels with two shaping rounds and IG
+# attributions.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -53,26 +54,19 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown
 
-from nsde.report import findings
-from nsde.report import verdicts
-from nsde.studies import noise_shapes as ss
 from nsde.core.noise import parse_grid
-from nsde.report import figures
-from nsde.stats.compare import compare_scores
-from nsde.data import load_dataset
-from nsde.measures.evaluation import eval_subset
-from nsde.studies.profiles import get_profile
-from nsde._infra.runtime import configure
 from nsde.measures.attribution import attribute
+from nsde.measures.evaluation import eval_subset
+from nsde.report import figures, findings, provenance, verdicts
+from nsde.stats.compare import compare_scores
+from nsde.studies import noise_shapes as ss
 from nsde.studies.attribution_noise import map_agreement
-from nsde.core.training import ModelSpec, TrainConfig, train_or_load
-from nsde.studies.zoo import recipe, train_zoo
+from nsde.studies.setup import setup
 
-P = get_profile(profile)
-configure(P.seed)
-t_start = time.perf_counter()
-data = load_dataset(P.dataset, image_size=P.image_size, seed=P.seed, n_per_class=P.n_per_class)
-baseline = train_zoo(data, P)["baseline"][0]
+S = setup(profile)
+P, data = S.profile, S.data
+t_start = S.started
+baseline = S.zoo["baseline"][0]
 grid = parse_grid(P.shape_grid)
 P.describe(["shape_grid", "envelope_rounds", "envelope_attribution", "shape_n_images", "eot_iter"])
 
@@ -85,8 +79,7 @@ P.describe(["shape_grid", "envelope_rounds", "envelope_attribution", "shape_n_im
 # the two pooled maps, on the Brownian NSDE of round 0.
 
 # %%
-round0 = train_or_load(ModelSpec(arch=P.arch, kind="nsde", noise_shape="brownian", sigma=P.sigma, **recipe(P.arch)),
-                       TrainConfig(epochs=P.epochs, batch_size=P.batch_size, lr=float(P.lr), seed=P.seed), data)
+round0 = ss.grid_models(data, P, [("brownian", P.sigma)])[("brownian", P.sigma)]
 xs, ys = eval_subset(data.train.x, data.train.y, 32, seed=P.seed)
 maps = {m: attribute(round0.model, xs, ys, m, n_steps=P.ig_n_steps, noise="on", noise_seed=0) for m in ("ig", "saliency")}
 agreement = pd.DataFrame({f"{s}x{s}": map_agreement(maps["ig"], maps["saliency"], (s, s)).numpy()
@@ -103,7 +96,7 @@ agreement.round(2)
 # %%
 t0 = time.perf_counter()
 models = ss.grid_models(data, P, grid, rounds=P.envelope_rounds, attribution=P.envelope_attribution)
-metrics = ss.grid_metrics(models, baseline, data, P, n_images=P.shape_n_images, eps=P.adaptive_eps[0])
+metrics = ss.grid_metrics(models, baseline, data, P, n_images=P.shape_n_images, eps=P.attack_eps[0])
 diffs = ss.grid_differences(metrics, seed=P.seed)
 print(f"{len(models)} NSDEs and the baseline scored in {time.perf_counter() - t0:.0f} s")
 
@@ -124,12 +117,13 @@ ss.grid_table(diffs)
 # whose paired interval excludes zero; grey cells are not in this profile's grid.
 
 # %%
-fig = figures.plot_grid(diffs, higher_is_better=ss.HIGHER_IS_BETTER, title=f"Noise shape x sigma, difference from the baseline ({P.shape_n_images} images; "
-                                "blue: better; dot: paired 95% interval excludes 0)")
+fig = figures.plot_grid(diffs, higher_is_better=ss.HIGHER_IS_BETTER,
+                        title=f"Noise shape x sigma, difference from the baseline ({P.shape_n_images} images; blue: "
+                              "better; dot: Holm-adjusted over the grid)")
 plt.show()
 
 # %% [markdown]
-# ## The paper's choice against [8]'s
+# ## The paper's Brownian noise against attribution-shaped noise
 #
 # At each level where both were trained, the Brownian NSDE against the attribution-shaped
 # one, directly and paired on the same images, measure by measure, and what each costs in
@@ -148,11 +142,12 @@ for sigma in sorted({s for shape, s in grid if shape == "attribution"}):
 counts = ss.grid_counts(diffs)
 lines.append(verdicts.grid_best_sentence(counts))
 verdict = "\n\n".join(lines)
-findings.record(profile, "oq1", data.name, verdicts.grid_verdict(counts), verdict)
+findings.record_text(profile, "noise-shape", data.name, verdicts.grid_verdict(counts), verdict,
+                     sizes=f"one trained network per cell, {P.shape_n_images} images", models=S.models_text)
 Markdown(verdict)
 
 # %%
 counts
 
-# %%
-print(f"(chapter compute time: {time.perf_counter() - t_start:.0f} s)")
+# %% tags=["remove-input"]
+Markdown(provenance.footer(S, "08_noise_shapes"))

@@ -56,7 +56,7 @@ REFS = REPO / "tests" / "notebooks"
 LOCKS = BUILD / "locks"
 KERNEL = "python3"
 #: Chapters executed after all others (they read what the others recorded).
-RUN_LAST = ("book/00_findings",)
+RUN_LAST = ("book/00_findings", "book/00_verdicts")
 #: Seconds the runner waits for a cell's last outputs after the kernel says it finished
 #: (nbclient's default, 4 s, is too short on a loaded machine; it is not a memory limit).
 IOPUB_TIMEOUT_S = 120

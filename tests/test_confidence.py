@@ -38,7 +38,7 @@ def _images(n=3, seed=0):
 @pytest.mark.parametrize("draw", ["bernoulli", "categorical"])
 def test_abc_is_one_for_a_constant_classifier(draw):
     x = _images()
-    abc = abc_confidence(Constant(), x, n_mutations=20, mask_law=draw, n_features=0.5, ig_steps=4)
+    abc = abc_confidence(Constant(), x, n_mutations=20, mask_law=draw, n_features=0.5, n_steps=4)
     assert torch.equal(abc, torch.ones(3))
 
 
@@ -59,7 +59,7 @@ def test_abc_one_pixel_reader_is_zero(draw):
     x[:2, 0, 1, 1] = 0.9  # flat index 5 = (1, 1)
     x[2:, 0, 1, 1] = 0.3
     model = PixelReader({p: 5.0}, tau=2.5)
-    abc = abc_confidence(model, x, n_mutations=30, mask_law=draw, n_features=1, ig_steps=8)
+    abc = abc_confidence(model, x, n_mutations=30, mask_law=draw, n_features=1, n_steps=8)
     assert torch.equal(abc, torch.tensor([0.0, 0.0, 1.0, 1.0]))
 
 
@@ -79,7 +79,7 @@ def test_abc_two_pixel_reader_matches_hand_derivation(draw):
     x[:, 0, 0, 1] = 0.5  # p = 1
     x[:, 0, 2, 3] = 1.0  # q = 11
     model = PixelReader({1: 3.0, 11: 1.0}, tau=1.25)
-    abc = abc_confidence(model, x, n_mutations=4000, mask_law=draw, n_features=1, ig_steps=8, batch_size=4000)
+    abc = abc_confidence(model, x, n_mutations=4000, mask_law=draw, n_features=1, n_steps=8, batch_size=4000)
     assert torch.allclose(abc, torch.full((2,), 0.25), atol=0.03), abc
 
 
@@ -160,6 +160,6 @@ def test_auroc_difference_and_evaluate_abc():
     model = PixelReader({5: 5.0}, tau=2.5)
     x = _images(4, seed=1)
     x[:2, 0, 1, 1], x[2:, 0, 1, 1] = 0.9, 0.3
-    out = evaluate_abc(model, x, torch.tensor([0, 1, 1, 1]), n_mutations=10, n_features=1, ig_steps=4)
+    out = evaluate_abc(model, x, torch.tensor([0, 1, 1, 1]), n_mutations=10, n_features=1, n_steps=4)
     assert out["pred"].tolist() == [0, 0, 1, 1] and out["correct"].tolist() == [True, False, True, True]
     assert out["abc"].tolist() == [0.0, 0.0, 1.0, 1.0] and out["msp"].shape == (4,)

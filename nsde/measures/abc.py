@@ -123,7 +123,7 @@ def sample_masks(p: torch.Tensor, n_mutations: int, *, mask_law: str = "bernoull
 def abc_confidence(model: nn.Module, x: torch.Tensor, *, target: Any = None,
                    attributions: torch.Tensor | None = None, n_mutations: int = 50,
                    mask_law: str = "bernoulli", n_features: int | float = 1, floor: float = 1e-3,
-                   baseline: float = 0.0, noise: str = "on", noise_seed: int = 0, ig_steps: int = 50,
+                   baseline: float = 0.0, noise: str = "on", noise_seed: int = 0, n_steps: int = 50,
                    internal_batch_size: int | None = 64, batch_size: int = 256, seed: int = 0,
                    show_progress: bool = False) -> torch.Tensor:
     """Attribution-based confidence of each prediction (Jha et al. 2019).
@@ -139,7 +139,7 @@ def abc_confidence(model: nn.Module, x: torch.Tensor, *, target: Any = None,
         baseline: value mutated features take (the IG baseline, 0).
         noise, noise_seed: ``"on"`` with the fixed noise path ``noise_seed`` of an NSDE, or
             ``"off"`` (drift path).
-        ig_steps, internal_batch_size: IG settings when ``attributions`` is None.
+        n_steps, internal_batch_size: IG settings when ``attributions`` is None.
         batch_size: mutated images per forward.
         seed: seed of the feature draws.
         show_progress: progress bar over image chunks.
@@ -160,7 +160,7 @@ def abc_confidence(model: nn.Module, x: torch.Tensor, *, target: Any = None,
         target = check_target(target, len(x), int(logits.shape[-1]))
     if attributions is None:
         with torch.enable_grad():
-            attributions = attribute(model, x, target, "ig", n_steps=ig_steps,
+            attributions = attribute(model, x, target, "ig", n_steps=n_steps,
                                      internal_batch_size=internal_batch_size, noise=noise, noise_seed=noise_seed)
     elif attributions.shape != x.shape:
         raise ValueError(f"attributions must have the shape of x {tuple(x.shape)}, but found "
@@ -185,7 +185,7 @@ def abc_confidence(model: nn.Module, x: torch.Tensor, *, target: Any = None,
 
 def evaluate_abc(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, n_mutations: int = 50,
                  mask_law: str = "categorical", n_features: int | float = 0.25, floor: float = 1e-3,
-                 noise: str = "on", noise_seed: int = 0, ig_steps: int = 50, internal_batch_size: int | None = 64,
+                 noise: str = "on", noise_seed: int = 0, n_steps: int = 50, internal_batch_size: int | None = 64,
                  batch_size: int = 256, seed: int = 0, show_progress: bool = False) -> dict[str, Any]:
     """Predict, attribute (IG of the predicted class) and score ABC on one noise path.
 
@@ -205,7 +205,7 @@ def evaluate_abc(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, n_mutati
         probs = torch.cat([torch.softmax(model(x[i:i + batch_size].to(device)).float(), -1).cpu()
                            for i in range(0, len(x), batch_size)])
     pred = probs.argmax(1)
-    attributions = attribute(model, x, pred, "ig", n_steps=ig_steps, internal_batch_size=internal_batch_size,
+    attributions = attribute(model, x, pred, "ig", n_steps=n_steps, internal_batch_size=internal_batch_size,
                              noise=noise, noise_seed=noise_seed, show_progress=show_progress)
     abc = abc_confidence(model, x, target=pred, attributions=attributions, n_mutations=n_mutations, mask_law=mask_law,
                          n_features=n_features, floor=floor, noise=noise, noise_seed=noise_seed,

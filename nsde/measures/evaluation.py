@@ -103,7 +103,7 @@ def accuracy_table(zoo: dict, splits, *, samples: int = 10, seed: int = 0):
             scores[(name, label)] = test
             rows.append({"model": name, "eval noise": label, "seeds": len(runs),
                          "validation": 100 * float(val.mean()), "test": 100 * iv.estimate,
-                         "test 95% CI": f"[{100 * iv.low:.1f}, {100 * iv.high:.1f}]",
+                         "test 95% CI": f"[{100 * max(0.0, iv.low):.1f}, {100 * min(1.0, iv.high):.1f}]",
                          "test sd over seeds": 100 * float(test.mean(1).std(ddof=1)) if len(runs) > 1 else float("nan")})
     df = pd.DataFrame(rows).round(1)
     df.attrs["correct"] = scores

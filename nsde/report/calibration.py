@@ -42,10 +42,11 @@ from scipy import optimize as _opt
 from scipy import stats as _st
 
 from nsde.report.claims import CLAIMS, Claim, judge
-from nsde.stats.compare import endpoint_tests, informative_settings, table_from_scores
+from nsde.stats.compare import endpoint_tests, informative_settings, scores, table_from_scores
 
 __all__ = ["Structure", "AUDIT", "simulate_tables", "true_difference", "estimate_structure", "calibrate",
-           "power_curve", "FALSE_POSITIVE_WORDS"]
+           "power_curve", "FALSE_POSITIVE_WORDS", "BOOK_REPS", "structure_from_tables", "summary", "summary_sentence",
+           "plot_power"]
 
 #: The words that claim a difference; under the null any of them is a false positive.
 FALSE_POSITIVE_WORDS = ("holds", "holds in part", "is mixed", "does not hold", "higher", "lower")
@@ -267,3 +268,57 @@ def power_curve(structure: Structure, *, n_seeds: int, n_images: int, effects: S
     cal = calibrate(structure, n_seeds=n_seeds, n_images=n_images, effects=effects, claim=claim, reps=reps, seed=seed,
                     chance=chance)
     return cal[["effect", "in the paper's direction", "coverage"]].rename(columns={"in the paper's direction": "power"})
+
+
+#: Replicates per true effect of the calibration a book page runs (the benchmark runs more).
+BOOK_REPS = 400
+
+
+def structure_from_tables(a: pd.DataFrame, b: pd.DataFrame, xcol: str, settings: Sequence[float]) -> Structure:
+    """:func:`estimate_structure` of two models' tables (per-image correctness
+    ``(seeds, N)`` per row, as the measures return them) at ``settings``."""
+    if not settings:
+        raise ValueError("no settings to estimate the structure from")
+    ta = np.stack([scores(a, v) for v in settings], axis=1)
+    tb = np.stack([scores(b, v) for v in settings], axis=1)
+    return estimate_structure(ta, tb, list(settings))
+
+
+def summary(table: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`calibrate` table as the book shows it: per true effect (points), how often a
+    difference was announced, how often in the paper's direction, the coverage and the
+    mean interval width (points)."""
+    out = pd.DataFrame({"true difference (points)": 100 * table["effect"],
+                        "announces a difference": table["claims a difference"],
+                        "says the claim holds (power)": table["in the paper's direction"],
+                        "coverage of the 95% interval": table["coverage"],
+                        "mean interval width (points)": 100 * table["mean width"], "replicates": table["reps"]})
+    return out.round(3).set_index("true difference (points)")
+
+
+def summary_sentence(table: pd.DataFrame) -> str:
+    """Whether the null row meets the nominal rates (three binomial standard errors)."""
+    null = table[table["effect"] == 0]
+    if null.empty:
+        return "no null row was simulated"
+    r = null.iloc[0]
+    n = int(r["reps"])
+    fp_ok = r["claims a difference"] <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / n)
+    cov_ok = r["coverage"] >= 0.95 - 3 * math.sqrt(0.05 * 0.95 / n)
+    return (f"under no true difference, announces one at most at the nominal 5% (within 3 standard errors of "
+            f"{n} replicates): {fp_ok}; the 95% interval covers at its nominal rate: {cov_ok}")
+
+
+def plot_power(table: pd.DataFrame, ax=None):
+    """Power (the verdict goes the paper's way) against the true difference, in points."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(100 * table["effect"], table["in the paper's direction"], marker="o")
+    ax.axhline(0.05, color="grey", ls="--", lw=1)
+    ax.axhline(0.8, color="grey", ls=":", lw=1)
+    ax.set_xlabel("true difference, NSDE minus baseline (points)")
+    ax.set_ylabel("probability the claim is said to hold")
+    ax.set_ylim(0, 1)
+    return ax

@@ -26,7 +26,7 @@ whole pipeline are measured by simulation in :mod:`nsde.report.calibration`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -203,7 +203,8 @@ class Verdict:
     @property
     def interval_text(self) -> str:
         c, t = self.claim, self.primary
-        return f"{c.fmt(t.estimate)} [{c.fmt(t.low)}, {c.fmt(t.high)}]"
+        bare = replace(c, unit="")
+        return f"{c.fmt(t.estimate)} [{bare.fmt(t.low)}, {bare.fmt(t.high)}]"
 
     @property
     def sizes_text(self) -> str:
@@ -220,7 +221,7 @@ class Verdict:
         """The verdict as Markdown prose, with its numbers, sizes and power."""
         c, t = self.claim, self.primary
         subject = c.subject[0].upper() + c.subject[1:]
-        head = (f"The paper's claim that {c.text} **{self.word}** here" if c.direction else
+        head = (f"The paper's claim that {c.text}: **{self.word}** here" if c.direction else
                 f"Whether {c.text}: **{self.word}**")
         body = (f"{subject} minus {c.reference}: {self.interval_text} (95% interval; {self.sizes_text}"
                 + (f"; {c.endpoint}" if not self.settings is None else "") + ")")
@@ -250,8 +251,8 @@ class Verdict:
                          + (f"{c.subject} is {detail}, not distinguishable at the others." if detail else
                             f"no {self.what} differs on its own."))
         if self.excluded:
-            parts.append(f"Left out as uninformative (the baseline is at chance there): {self.what} "
-                         f"{_list(self.excluded)}.")
+            parts.append(f"Left out as uninformative (a compared classifier is at chance there on the validation "
+                         f"split): {self.what} {_list(self.excluded)}.")
         return " ".join(parts)
 
 

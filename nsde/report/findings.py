@@ -18,7 +18,7 @@ from nsde._infra.cache import CacheError, cache_root, save_json
 from nsde.report import paper
 from nsde.report.claims import CLAIMS, Verdict
 
-__all__ = ["paper_numbers", "record", "record_text", "load", "findings_table", "clear"]
+__all__ = ["paper_numbers", "record", "record_text", "load", "findings_table", "evidence", "clear"]
 
 COLUMNS = ["claim", "dataset", "verdict", "estimate", "sizes", "mde", "detail", "chapter", "models"]
 
@@ -144,3 +144,18 @@ def findings_table(profile: str, *, compact: bool = False) -> pd.DataFrame:
             row[d] = "; ".join(parts)
         rows.append(row)
     return pd.DataFrame(rows).set_index("claim")
+
+
+def evidence(profile: str) -> str:
+    """Every recorded finding's sentence, grouped by claim, with what was compared (Markdown)."""
+    found = load(profile)
+    lines = []
+    for key, claim in CLAIMS.items():
+        rows = found[found["claim"] == key]
+        if len(rows):
+            lines.append(f"**{claim.source}: {claim.text}**\n")
+            for r in rows.itertuples():
+                lines.append(f"- *{r.dataset}* ([chapter]({r.chapter})): {r.detail}"
+                             + (f" Models: {r.models}." if r.models else ""))
+            lines.append("")
+    return "\n".join(lines)

@@ -31,7 +31,8 @@ __all__ = ["english_list", "claim_word", "count_outcomes", "comparison_sentence"
            "stability_sentence", "correlation_sentence", "reliability_sentence", "reliability_overall", "reliability_verdict",
            "data_size_sentence", "accuracy_cost_sentence", "abc_sentence", "short_difference", "noise_sources_verdict",
            "data_size_verdict", "shape_choice_sentence", "grid_best_sentence", "grid_verdict", "beats_chance",
-           "loses_accuracy", "broken_at", "masking_summary"]
+           "loses_accuracy", "broken_at", "masking_summary",
+           "correlation_word"]
 
 
 def english_list(items: Sequence[str], conjunction: str = "and", serial: bool = False) -> str:
@@ -247,7 +248,16 @@ def correlation_sentence(rho: float, p: float, n: int, *, x: str = "SRS", y: str
     chance = "could easily arise by chance" if p > 0.1 else "would arise by chance in few orderings of the models"
     return (f"Across the {n} models the Spearman rank correlation of {x} with {y} is {rho:+.2f}, a {strength} "
             f"{direction} association, which {verdict}. An ordering this strong {chance} (exact permutation "
-            f"p = {p:.2f}; with {n} models the smallest possible p is {2 / math.factorial(n):.3f}).")
+            f"p = {p:.2g}; with {n} models the smallest possible p is 2/{n}! = {2 / math.factorial(n):.2g}). The "
+            "models share their data and architecture, so this describes these models, not I-ASIDE in general.")
+
+
+def correlation_word(rho: float) -> str:
+    """The short form of :func:`correlation_sentence` for the findings page."""
+    if rho != rho:
+        return "not testable here"
+    return ("agrees with the claim" if rho >= 0.4 else "runs against the claim" if rho <= -0.4
+            else "no support for the claim")
 
 
 def reliability_sentence(model: str, condition: str, auroc: Interval, vs_msp: Interval, n_incorrect: int) -> str:

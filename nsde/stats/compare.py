@@ -79,8 +79,9 @@ def pool_seeds(tables: Sequence[pd.DataFrame], xcol: str, seed: int = 0) -> pd.D
     for v in values:
         m = np.vstack([scores(t, v) for t in tables])
         iv = pool_interval(m, seed=seed)
-        per_seed = m.mean(1)
-        rows.append({xcol: v, "accuracy": iv.estimate, "low": iv.low, "high": iv.high, "n": m.shape[1],
+        per_seed = m.mean(1)  # an accuracy lies in [0, 1]: so does its interval
+        rows.append({xcol: v, "accuracy": iv.estimate, "low": max(0.0, iv.low), "high": min(1.0, iv.high),
+                     "n": m.shape[1],
                      "seeds": len(m), "seed sd": float(per_seed.std(ddof=1)) if len(m) > 1 else float("nan")})
         correct[v] = tuple(tuple(r) for r in m.tolist())
     df = pd.DataFrame(rows)

@@ -73,7 +73,7 @@ def attribution_envelope(attributions: torch.Tensor, mix: float = 0.25) -> torch
 
 
 def training_envelopes(trained: TrainedModel, x: torch.Tensor, y: torch.Tensor, *, attribution: str = "saliency",
-                       mix: float = 0.25, ig_steps: int = 16, batch_size: int = 64) -> torch.Tensor:
+                       mix: float = 0.25, n_steps: int = 16, batch_size: int = 64) -> torch.Tensor:
     """The envelopes of a model's attributions of the true class on training images.
 
     The attribution runs on the model's fixed noise path 0 (``noise="on"``), in float32.
@@ -84,7 +84,7 @@ def training_envelopes(trained: TrainedModel, x: torch.Tensor, y: torch.Tensor, 
     check_choice("attribution", attribution, ATTRIBUTIONS)
     out = []
     for i in progress(range(0, len(x), batch_size), desc=f"{attribution} envelopes"):
-        a = attribute(trained.model, x[i:i + batch_size], y[i:i + batch_size], attribution, n_steps=ig_steps,
+        a = attribute(trained.model, x[i:i + batch_size], y[i:i + batch_size], attribution, n_steps=n_steps,
                       batch_size=batch_size, noise="on", noise_seed=0)
         out.append(attribution_envelope(a, mix))
     return torch.cat(out)
@@ -99,7 +99,7 @@ def map_agreement(a: torch.Tensor, b: torch.Tensor, size: tuple[int, int]) -> to
 
 
 def shaped_rounds(splits, profile, *, rounds: int, sigma: float | None = None, base_shape: str = "brownian",
-                  attribution: str = "saliency", mix: float = 0.25, ig_steps: int = 16, seed: int | None = None,
+                  attribution: str = "saliency", mix: float = 0.25, n_steps: int = 16, seed: int | None = None,
                   device: torch.device | None = None) -> list[TrainedModel]:
     """Train the rounds of attribution-shaped NSDEs (see the module docstring).
 
@@ -109,7 +109,7 @@ def shaped_rounds(splits, profile, *, rounds: int, sigma: float | None = None, b
         rounds: shaping rounds after round 0 (``0``: only the uniform NSDE).
         sigma: the noise level (default the profile's).
         base_shape: the spatial shape of the increments the envelope multiplies.
-        attribution, mix, ig_steps: see :func:`training_envelopes`.
+        attribution, mix, n_steps: see :func:`training_envelopes`.
         seed: the training seed (default the profile's first).
         device: default ``nsde._infra.runtime.default_device()``.
 
@@ -127,8 +127,8 @@ def shaped_rounds(splits, profile, *, rounds: int, sigma: float | None = None, b
     models = [train_or_load(spec, cfg, splits, device=device)]
     for _ in range(rounds):
         env = training_envelopes(models[-1], splits.train.x, splits.train.y, attribution=attribution, mix=mix,
-                                 ig_steps=ig_steps)
-        provenance = config_hash(models[-1].key, attribution, mix, ig_steps if attribution == "ig" else None)
+                                 n_steps=n_steps)
+        provenance = config_hash(models[-1].key, attribution, mix, n_steps if attribution == "ig" else None)
         nxt = train_or_load(spec, cfg, splits, device=device, envelopes=env, envelope_key=provenance)
         mean = check_envelope(env.mean(0, keepdim=True), splits.train.x.shape[-1])
         nxt.model.set_envelope(mean)

@@ -18,10 +18,12 @@ from nsde.core.training import ModelSpec, TrainConfig, TrainedModel, train_or_lo
 from nsde.data import stratified_subset
 from nsde.measures.evaluation import correctness
 from nsde.measures.robustness import noisy_inputs
+from nsde.report.claims import Verdict, judge
 from nsde.stats.compare import compare_scores, pool_interval
+from nsde.stats.inference import seed_test
 from nsde.studies.zoo import recipe
 
-__all__ = ["train_fraction_zoo", "data_size_table"]
+__all__ = ["train_fraction_zoo", "data_size_table", "less_data_verdict"]
 
 
 def train_fraction_zoo(splits, profile, fractions, *, n_seeds: int = 1,
@@ -76,7 +78,7 @@ def data_size_table(runs: dict[float, dict[str, list[TrainedModel]]], splits, *,
     x, y = splits.test.x, splits.test.y
     levels = number_list("intensities", intensities, minimum=0.0)
     noisy = noisy_inputs(x, levels, "white", seed)
-    rows = []
+    rows, scores = [], {}
     for f, pair in runs.items():
         base = next(v for k, v in pair.items() if k == "baseline")
         nsde = next(v for k, v in pair.items() if k != "baseline")
@@ -93,8 +95,39 @@ def data_size_table(runs: dict[float, dict[str, list[TrainedModel]]], splits, *,
                 iv = pool_interval(c, seed=seed)
                 row.update({name: iv.estimate, f"{name} low": iv.low, f"{name} high": iv.high})
             d = compare_scores(cn, cb, seed=seed)
-            row.update({"difference": d.estimate, "difference low": d.low, "difference high": d.high})
+            row.update({"difference": d.estimate, "difference low": max(-1.0, d.low),
+                        "difference high": min(1.0, d.high)})
             rows.append(row)
-    return pd.DataFrame(rows)
+            scores[(f, intensity)] = (cn, cb)
+    df = pd.DataFrame(rows)
+    df.attrs["scores"] = scores
+    return df
+
+
+def less_data_verdict(table: pd.DataFrame) -> Verdict:
+    """The paper's question as a test (claim ``less-data``): the NSDE-minus-baseline accuracy
+    at the smallest training set minus the same at the full one, per image and seed
+    (averaged over the input-noise levels), seeds paired
+    (:func:`nsde.stats.inference.seed_test`); a regulariser that helps most when data are
+    scarce makes it positive. Per noise level the same contrast is secondary (Holm).
+
+    Args:
+        table: :func:`data_size_table` with at least two training-set sizes.
+    """
+    scores = table.attrs["scores"]
+    fractions = sorted({f for f, _ in scores})
+    if len(fractions) < 2:
+        raise ValueError("the less-data question needs at least two training-set sizes")
+    small, full = fractions[0], fractions[-1]
+    levels = sorted({i for _, i in scores})
+
+    def contrast(i):
+        (ns, bs), (nf, bf) = scores[(small, i)], scores[(full, i)]
+        return (ns - bs) - (nf - bf)
+
+    per_level = {i: seed_test(contrast(i)) for i in levels}
+    primary = seed_test(np.mean([contrast(i) for i in levels], axis=0))
+    return judge("less-data", primary, settings=per_level if len(levels) > 1 else None, included=levels,
+                 what="noise level")
 
 

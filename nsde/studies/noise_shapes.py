@@ -33,7 +33,8 @@ from nsde.measures.attribution import cached_stability
 from nsde.measures.evaluation import correctness, eval_subset
 from nsde.measures.reliability import auroc
 from nsde.measures.robustness import noise_accuracy, noise_auc
-from nsde.stats.compare import compare_scores, outcome
+from nsde.report.claims import settings_table
+from nsde.stats.inference import seed_test
 from nsde.studies.attribution_noise import shaped_rounds
 from nsde.studies.zoo import recipe
 
@@ -109,7 +110,7 @@ def grid_metrics(models: dict, baseline, splits, profile, *, n_images: int = 64,
         scores[label] = _per_image(trained, splits, x_eval, y_eval, x_eval, y_eval, p, list(intensities), eps,
                                    noise, k)
         abc = cached_abc(trained, x_eval[:32], y_eval[:32], mask_law="categorical", n_features=0.25,
-                         n_mutations=p.abc_n_mutations, ig_steps=p.ig_n_steps, seed=p.seed, noise="on", noise_seed=0)
+                         n_mutations=p.abc_n_mutations, n_steps=p.ig_n_steps, seed=p.seed, noise="on", noise_seed=0)
         srs = sp.cached_spectral_importance(trained, x_eval[:32], y_eval[:32], n_bands=p.iaside_n_bands,
                                             replace="random", noise="off", seed=p.seed, show_progress=False).srs
         scalars[label] = {"ABC AUROC": auroc(abc["abc"].numpy(), abc["correct"].numpy()), "SRS": srs}
@@ -139,31 +140,45 @@ def _paired(a, b, measure: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def grid_differences(metrics: dict, seed: int = 0) -> pd.DataFrame:
-    """Each grid model minus the baseline, per measure, with paired 95% intervals.
+    """Each grid model minus the baseline, per measure, corrected for the grid's size.
+
+    Every grid cell is one trained network (the first training seed), so these differences
+    are about those networks, not about the method: the interval of each is over the
+    images (:func:`nsde.stats.inference.seed_test` with one seed), simultaneous over every
+    (cell, measure) pair shown (Bonferroni), and a difference counts only when Holm's
+    adjustment over all of them rejects at 5%.
 
     Returns:
         DataFrame with one row per (shape, sigma, measure): ``shape, sigma, measure, value,
-        baseline, difference, low, high, outcome, better`` (``better`` is the outcome read
-        in the measure's good direction: "better", "worse" or "no difference").
+        baseline, difference, low, high, p`` (Holm-adjusted), ``outcome, better``
+        (``better`` is the outcome read in the measure's good direction: "better", "worse"
+        or "no difference").
     """
     base = metrics["scores"]["baseline"]
-    rows = []
+    tests, values, scalars = {}, {}, []
     for label, sc in metrics["scores"].items():
         if label == "baseline":
             continue
         shape, sigma = label
         for m, v in sc.items():
             a, b = _paired(v, base[m], m)
-            iv = compare_scores(a, b, seed=seed)
-            o = outcome(iv)
-            rows.append({"shape": shape, "sigma": sigma, "measure": m, "value": float(a.mean()),
-                         "baseline": float(b.mean()), "difference": iv.estimate, "low": iv.low, "high": iv.high,
-                         "outcome": o, "better": _good(o, m)})
+            tests[(shape, sigma, m)] = seed_test(a, b)
+            values[(shape, sigma, m)] = (float(a.mean()), float(b.mean()))
         for m, v in metrics["scalars"][label].items():
-            rows.append({"shape": shape, "sigma": sigma, "measure": m, "value": v,
-                         "baseline": metrics["scalars"]["baseline"][m], "difference": v - metrics["scalars"]["baseline"][m],
-                         "low": float("nan"), "high": float("nan"), "outcome": "no interval", "better": "no interval"})
-    return pd.DataFrame(rows)
+            scalars.append({"shape": shape, "sigma": sigma, "measure": m, "value": v,
+                            "baseline": metrics["scalars"]["baseline"][m],
+                            "difference": v - metrics["scalars"]["baseline"][m], "low": float("nan"),
+                            "high": float("nan"), "p": float("nan"), "outcome": "no interval",
+                            "better": "no interval"})
+    rows = []
+    if tests:
+        table = settings_table(tests)
+        for (shape, sigma, m), r in table.iterrows():
+            value, baseline = values[(shape, sigma, m)]
+            rows.append({"shape": shape, "sigma": sigma, "measure": m, "value": value, "baseline": baseline,
+                         "difference": r["estimate"], "low": r["low"], "high": r["high"], "p": r["p"],
+                         "outcome": r["outcome"], "better": _good(r["outcome"], m)})
+    return pd.DataFrame(rows + scalars)
 
 
 #: Measures shown in percent (accuracies); the others are shown as numbers.
@@ -193,7 +208,7 @@ def grid_table(diffs: pd.DataFrame) -> pd.DataFrame:
 
 def grid_counts(diffs: pd.DataFrame) -> pd.DataFrame:
     """Per grid model, on how many per-image measures it is better / worse than the baseline
-    (paired 95% intervals), sorted by the net count."""
+    (Holm-adjusted over the grid), sorted by the net count (better minus worse)."""
     per = diffs[diffs["better"].isin(["better", "worse"])]
     counts = per.groupby(["shape", "sigma", "better"]).size().unstack(fill_value=0)
     for col in ("better", "worse"):
@@ -201,11 +216,13 @@ def grid_counts(diffs: pd.DataFrame) -> pd.DataFrame:
             counts[col] = 0
     all_cells = diffs[["shape", "sigma"]].drop_duplicates().set_index(["shape", "sigma"]).index
     counts = counts.reindex(all_cells, fill_value=0)[["better", "worse"]]
+    counts.columns.name = None
     return counts.assign(net=counts["better"] - counts["worse"]).sort_values("net", ascending=False, kind="stable")
 
 
 def compare_cells(metrics: dict, a: tuple[str, float], b: tuple[str, float], seed: int = 0) -> pd.DataFrame:
-    """Grid model ``a`` against grid model ``b`` on every per-image measure (paired).
+    """Grid model ``a`` against grid model ``b`` on every per-image measure (paired over the
+    images, Holm-adjusted over the measures).
 
     Returns:
         DataFrame indexed by measure: ``difference, low, high`` (a - b) and ``better``
@@ -214,12 +231,9 @@ def compare_cells(metrics: dict, a: tuple[str, float], b: tuple[str, float], see
     for label in (a, b):
         if label not in metrics["scores"]:
             raise KeyError(f"{label} is not in the grid; scored: {list(metrics['scores'])}")
-    rows = []
-    for m in metrics["scores"][a]:
-        va, vb = _paired(metrics["scores"][a][m], metrics["scores"][b][m], m)
-        iv = compare_scores(va, vb, seed=seed)
-        rows.append({"measure": m, "difference": iv.estimate, "low": iv.low, "high": iv.high,
-                     "better": _good(outcome(iv), m, "a", "b")})
-    return pd.DataFrame(rows).set_index("measure")
+    tests = {m: seed_test(*_paired(metrics["scores"][a][m], metrics["scores"][b][m], m)) for m in metrics["scores"][a]}
+    table = settings_table(tests)
+    return pd.DataFrame({"difference": table["estimate"], "low": table["low"], "high": table["high"],
+                         "better": [_good(o, m, "a", "b") for m, o in table["outcome"].items()]}).rename_axis("measure")
 
 

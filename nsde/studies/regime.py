@@ -12,7 +12,8 @@ each setting trains the baseline (first training seed, the architecture's recipe
 :func:`nsde.studies.zoo.recipe`) and scores it (:func:`run_setting`). The rule that picks
 the book's setting (:func:`choose`) is declared here: the smallest mean absolute distance
 to the paper's baseline column, in points; settings within :data:`TIE_POINTS` of the best
-count as tied, and the cheapest of them (training seconds) is kept.
+count as tied, and the cheapest of them is kept (:func:`cost`: epochs x training images x
+pixels per image, a proxy that does not depend on how busy the machine was).
 
 ``benchmarks/regime_search.py`` runs the search and records ``results/regime_search.csv``,
 which the training chapter shows; the default profile holds the chosen values.
@@ -34,7 +35,7 @@ from nsde.report import paper
 from nsde.studies.zoo import recipe
 
 __all__ = ["CENTRE", "DEPARTURES", "TIE_POINTS", "KNOBS", "settings", "run_setting", "distance_to_paper",
-           "load_search", "choose", "profile_agrees", "search_table", "choice_sentence", "PLATEAU_POINTS",
+           "load_search", "cost", "choose", "profile_agrees", "search_table", "choice_sentence", "PLATEAU_POINTS",
            "PLATEAU_EPOCHS", "converged", "convergence_sentence"]
 
 #: The centre of the search: the paper's data size, 64x64 spectrograms, 20 epochs.
@@ -112,12 +113,17 @@ def load_search(path: str | Path) -> pd.DataFrame:
     return df.set_index("setting")
 
 
+def cost(search: pd.DataFrame) -> pd.Series:
+    """The training cost of each setting: epochs x training images x pixels per image."""
+    return search["epochs"] * search["train images"] * search["image_size"] ** 2
+
+
 def choose(search: pd.DataFrame) -> str:
     """The setting the declared rule keeps (module docstring): the nearest to the paper's
-    baseline, the cheapest among those within :data:`TIE_POINTS` of it."""
+    baseline, the cheapest (:func:`cost`) among those within :data:`TIE_POINTS` of it."""
     d = search["distance to paper (points)"]
     tied = search[d <= d.min() + TIE_POINTS]
-    return str(tied["train seconds"].idxmin())
+    return str(cost(tied).idxmin())
 
 
 def profile_agrees(profile, search: pd.DataFrame, setting: str | None = None) -> dict[str, tuple]:
