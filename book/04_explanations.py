@@ -179,8 +179,8 @@ es.completeness(models, study, data, P.attr_n_images, seed=P.seed)
 # exactly that (0.5: no better than chance), here per seed and model, beside the standard
 # signal to beat, the maximum softmax probability (MSP) of the same prediction, on clean
 # inputs and on the same images with additive white noise (std 0.1), which produces more
-# errors. The verdict pairs ABC and MSP on each (model, seed) and tests their AUROC
-# difference over those pairs.
+# errors. The verdict takes, per training seed, ABC's AUROC minus the softmax's, averaged
+# over both models and both conditions, and tests it over the seeds.
 
 # %%
 study.reliability.round(3)

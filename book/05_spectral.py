@@ -73,7 +73,7 @@ k_used = len(data.test) if P.iaside_k is None else P.iaside_k
 if k_used > len(data.test):
     raise ValueError(f"iaside_k={P.iaside_k} exceeds the {len(data.test)} test images")
 iaside_bands, image_size, seed = P.iaside_n_bands, P.image_size, P.seed
-P.describe(["iaside_k", "iaside_n_bands", "robust_n_images"])
+P.describe(["iaside_k", "iaside_n_bands", "noise_n_images"])
 
 # %%
 print(f"models: {[f'{name} (seed {seed + i})' for name, i, _ in models]}")

@@ -46,7 +46,7 @@ from nsde.studies.profiles import USER_FILE_ENV, ProfileError, get_profile, load
 
 __all__ = ["REPO", "RUN_LAST", "IOPUB_TIMEOUT_S", "BuildLocked", "build_lock", "toc_entries", "convert_chapters",
            "declared_parameters", "execute_book", "build_html", "strip_volatile", "mark_for_rendering",
-           "check_chapters", "preflight", "check", "stage", "refresh_refs", "main"]
+           "check_chapters", "preflight", "check", "stage", "refresh_refs", "main", "toc_chapters"]
 
 REPO = Path(__file__).resolve().parents[1]
 TOC = REPO / "_toc.yml"
@@ -56,7 +56,7 @@ REFS = REPO / "tests" / "notebooks"
 LOCKS = BUILD / "locks"
 KERNEL = "python3"
 #: Chapters executed after all others (they read what the others recorded).
-RUN_LAST = ("book/00_findings", "book/00_verdicts")
+RUN_LAST = ("book/index", "book/00_findings", "book/00_verdicts")
 #: Seconds the runner waits for a cell's last outputs after the kernel says it finished
 #: (nbclient's default, 4 s, is too short on a loaded machine; it is not a memory limit).
 IOPUB_TIMEOUT_S = 120
@@ -138,6 +138,22 @@ def toc_entries(toc: Path = TOC) -> list[str]:
     for part in data.get("parts", []) or []:
         walk(part.get("chapters"))
     return entries
+
+
+def _title(entry: str) -> str:
+    """The first heading of a TOC entry's source (``# # Title`` in a jupytext chapter)."""
+    src = _source(entry)
+    mark = "# # " if src.suffix == ".py" else "# "
+    for line in src.read_text(encoding="utf-8").splitlines():
+        if line.startswith(mark):
+            return line[len(mark):].strip()
+    return Path(entry).name
+
+
+def toc_chapters(toc: Path = TOC) -> str:
+    """The book's chapters as a Markdown list, in reading order, read from ``_toc.yml`` (so
+    the list on the first page is complete by construction)."""
+    return "\n".join(f"- [{_title(e)}]({Path(e).name})" for e in toc_entries(toc)[1:])
 
 
 def _source(entry: str) -> Path:

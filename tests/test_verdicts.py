@@ -20,24 +20,6 @@ def test_english_lists():
     assert vd.english_list(["a", "b"]) == "a and b" and vd.english_list(["a", "b", "c"]) == "a, b and c"
 
 
-@pytest.mark.parametrize("outcomes, word", [
-    (["higher"] * 3, "holds"),
-    (["higher", "no difference", "no difference"], "holds in part"),
-    (["higher", "lower", "no difference"], "is mixed"),
-    (["lower", "no difference"], "does not hold"),
-    (["no difference"] * 4, "is not supported"),
-])
-def test_claim_words(outcomes, word):
-    assert vd.claim_word(outcomes) == word
-
-
-def test_claim_words_reject_nonsense():
-    with pytest.raises(ValueError, match="outcomes must be"):
-        vd.claim_word(["better"])
-    with pytest.raises(ValueError, match="no outcomes"):
-        vd.claim_word([])
-
-
 def test_a_paired_difference_that_excludes_zero_reads_higher_and_one_that_straddles_reads_no_difference():
     a = pd.DataFrame({"eps": [0.1, 0.2], "accuracy": [0.9, 0.5], "low": 0, "high": 1})
     b = a.copy()
@@ -45,9 +27,9 @@ def test_a_paired_difference_that_excludes_zero_reads_higher_and_one_that_stradd
     b.attrs["correct"] = {0.1: (1.0,) * 50 + (0.0,) * 50, 0.2: (0.0, 1.0) * 50}
     cmp = compare_tables(a, b, "eps")
     assert cmp["outcome"].tolist() == ["higher", "no difference"]
-    text = vd.claim_sentence("the NSDE is more robust", "The NSDE", "the baseline", cmp, unit="budget", units="budgets")
-    assert text == ("The paper's claim that the NSDE is more robust **holds in part** here: The NSDE is more accurate "
-                    "than the baseline at 1 of 2 budgets (0.1) and not distinguishable at the other one.")
+    text = vd.comparison_sentence("The NSDE", "the baseline", cmp, unit="budget", units="budgets")
+    assert text == ("The NSDE is more accurate than the baseline at 1 of 2 budgets (0.1) and not distinguishable at "
+                    "the other one.")
 
 
 def test_comparison_sentences_read_as_english_at_the_edges():
@@ -65,35 +47,6 @@ def test_comparison_sentences_read_as_english_at_the_edges():
     assert worse == "X is less accurate than Y at 1 of 2 intensities (0.05) and not distinguishable at the other one."
 
 
-def test_difference_and_noise_sources():
-    up, flat, down = Interval(0.05, 0.02, 0.08, 100), Interval(0.0, -0.02, 0.03, 100), Interval(-0.04, -0.07, -0.01, 100)
-    assert vd.difference_phrase(up) == "+5.0 points [+2.0, +8.0]"
-    text = vd.noise_sources_sentence(up, flat, down, condition="under white noise of std 0.1")
-    assert text.startswith("Under white noise of std 0.1: training with noise raises accuracy by +5.0 points")
-    assert "keeping the noise on at test time makes no difference we can detect (+0.0 points" in text
-    assert text.endswith("the NSDE ensemble is less accurate than the baseline (-4.0 points [-7.0, -1.0]).")
-
-
-def test_adaptive_attack_sentences():
-    stronger = pd.DataFrame({"difference": [-0.2, -0.1], "low": [-0.3, -0.15], "high": [-0.1, -0.05],
-                             "outcome": ["lower", "lower"]}, index=pd.Index([0.05, 0.1], name="eps"))
-    assert vd.adaptive_sentence(stronger, attack="EOT-10") == (
-        "EOT-10 lowers the NSDE ensemble's accuracy at every budget; the largest drop is 20.0 points at eps 0.05.")
-    useless = stronger.assign(difference=[0.0, 0.01], low=[-0.02, -0.01], high=[0.02, 0.03],
-                              outcome=["no difference", "no difference"])
-    assert vd.adaptive_sentence(useless, attack="EOT-10").startswith(
-        "EOT-10 does not lower the NSDE ensemble's accuracy at any budget beyond the scoring noise")
-    weaker = useless.assign(outcome=["no difference", "higher"])
-    assert "*weaker* than the non-adaptive attack at 0.1" in vd.adaptive_sentence(weaker, attack="EOT-10")
-
-
-def test_masking_sentence():
-    ok = pd.DataFrame({"check": ["a", "b", "c"], "passed": [True, True, None]})
-    assert vd.masking_sentence(ok, "EOT") == "EOT passes all 2 gradient-masking checks run (1 not applicable at these budgets)."
-    bad = pd.DataFrame({"check": ["white-box minus transfer accuracy", "b"], "passed": [False, True]})
-    assert "**fails** 1 of 2 gradient-masking checks ('white-box minus transfer accuracy')" in vd.masking_sentence(bad, "X")
-
-
 def test_stability_sentence_respects_the_measure_direction():
     lower = Interval(-0.1, -0.2, -0.05, 24)
     assert "more stable for the NSDE" in vd.stability_sentence(lower, measure="log change", lower_is_stable=True)
@@ -107,25 +60,13 @@ def test_stability_sentence_respects_the_measure_direction():
 def test_correlation_sentence():
     text = vd.correlation_sentence(0.9, 0.02, 6)
     assert "+0.90, a strong positive association, which agrees with the claim" in text
-    assert "smallest possible p is 0.003" in text
+    assert "smallest possible p is 2/6! = 0.0028" in text
+    assert vd.correlation_word(0.9) == "agrees with the claim" and vd.correlation_word(-0.5) == "runs against the claim"
     assert "runs against the claim" in vd.correlation_sentence(-0.5, 0.3, 4)
     assert "gives no support" in vd.correlation_sentence(0.1, 0.9, 5)
     assert "does not vary" in vd.correlation_sentence(float("nan"), 1.0, 3)
     with pytest.raises(ValueError, match="at least 3"):
         vd.correlation_sentence(1.0, 0.0, 2)
-
-
-def test_reliability_sentences():
-    good, vs = Interval(0.8, 0.7, 0.9, 50), Interval(-0.1, -0.2, -0.02, 50)
-    text = vd.reliability_sentence("Baseline", "clean", good, vs, 10)
-    assert "0.80 [0.70, 0.90] is above chance and worse than the maximum softmax probability" in text
-    assert vd.reliability_overall([vs, vs, Interval(0.0, -0.1, 0.1, 50)]).startswith(
-        "Of 3 settings, ABC ranks predictions significantly better than the softmax in none and significantly "
-        "worse in 2; on this evidence ABC is a weaker")
-    nan = float("nan")
-    assert "cannot say" in vd.reliability_overall([Interval(nan, nan, nan, 5)])
-    assert vd.reliability_verdict([vs, vs, Interval(0.0, -0.1, 0.1, 50)]) == "ABC worse than softmax in 2 of 3 settings"
-    assert vd.reliability_verdict([Interval(nan, nan, nan, 5)]) == "not testable here"
 
 
 def test_data_size_sentence():
@@ -145,38 +86,6 @@ def test_data_size_sentence():
     assert vd.data_size_sentence(worse, 0.0).startswith(
         "On clean test images the NSDE is worse than the baseline with 560 training images and not distinguishable "
         "at the other 2 sizes.")
-
-
-def test_accuracy_cost_sentence():
-    text = vd.accuracy_cost_sentence(Interval(-0.03, -0.05, -0.01, 480), paper_difference=-4.32, seeds=(3, 3))
-    assert text == ("The NSDE (noise on) loses 3.0 points of clean accuracy against the baseline: -3.0 points "
-                    "[-5.0, -1.0] over 3 and 3 training seeds and 480 test images; the paper reports -4.32 points.")
-    assert "shows no clean-accuracy cost we can detect against" in vd.accuracy_cost_sentence(
-        Interval(0.0, -0.02, 0.02, 480), paper_difference=-4.32, seeds=(1, 1))
-
-
-def test_abc_sentence():
-    text = vd.abc_sentence(Interval(0.6, 0.55, 0.65, 40), Interval(0.5, 0.45, 0.55, 40), Interval(0.1, 0.03, 0.17, 80),
-                           paper=(0.599, 0.497))
-    assert "so it is higher for the NSDE (difference +0.100 [+0.030, +0.170]); the paper reports 0.599 and 0.497." in text
-    flat = vd.abc_sentence(Interval(0.5, 0.4, 0.6, 40), Interval(0.5, 0.4, 0.6, 40), Interval(0.0, -0.1, 0.1, 80),
-                           paper=(0.599, 0.497))
-    assert "not distinguishable between the two models" in flat
-
-
-def test_short_forms_for_the_findings_page():
-    assert vd.short_difference(Interval(0.041, 0.01, 0.07, 9)) == "NSDE higher (+4.1 points)"
-    assert vd.short_difference(Interval(0.05, 0.01, 0.09, 9), scale=1, unit="") == "NSDE higher (+0.050)"
-    assert vd.noise_sources_verdict(Interval(0.05, 0.01, 0.09, 9), Interval(0.0, -0.1, 0.1, 9)) == (
-        "training with noise: noise-trained higher (+5.0 points); test-time noise: no difference")
-    assert vd.short_difference(Interval(-0.02, -0.05, 0.01, 9)) == "no difference"
-    assert vd.short_difference(None) == "not comparable"
-    table = pd.DataFrame({"difference low": [0.01, -0.2, -0.1], "difference high": [0.1, -0.01, 0.1]})
-    assert vd.data_size_verdict(table) == "NSDE better at 1 and worse at 1 of 3 (size, noise) settings"
-    assert vd.data_size_verdict(table.assign(**{"difference low": -0.1, "difference high": 0.1})) == (
-        "no difference at any of 3 (size, noise) settings")
-    assert vd.data_size_verdict(table.assign(**{"difference low": 0.01, "difference high": 0.1})) == (
-        "NSDE better at 3 of 3 (size, noise) settings")
 
 
 def test_shape_choice_sentence():
@@ -211,6 +120,12 @@ def test_checked_facts():
     assert vd.beats_chance(0.1, 16, 2).endswith("False")
     t = pd.DataFrame({"intensity": [0.05, 1.0], "accuracy": [0.6, 0.1]})
     assert vd.loses_accuracy({"a": t, "b": t}) == "every classifier is less accurate at intensity 1 than at 0.05: True"
-    e = pd.DataFrame({"eps": [0.1, 4.0], "accuracy": [0.5, 0.02]})
-    assert vd.broken_at({"a": e}, 4.0, 0.1) == "at the budget eps 4 every classifier keeps at most 10% accuracy: True"
-    assert vd.broken_at({"a": e}, 0.1, 0.1).endswith("False")
+
+
+def test_masking_summary_counts_and_names_the_failed_checks():
+    checks = pd.DataFrame({"classifier": ["NSDE ensemble"] * 3, "check": ["A as strong as the battery", "B", "C"],
+                           "eps": [0.2] * 3, "result": ["failed", "passed", "cannot tell"]})
+    text = vd.masking_summary(checks)
+    assert text.startswith("Of 3 checks (each at one budget), 1 passed, 1 failed and 1 cannot tell at these sizes.")
+    assert "Failed: NSDE ensemble: A as strong as the battery." in text
+    assert vd.masking_summary(checks.iloc[0:0]) == "No gradient-masking check could be run."

@@ -46,7 +46,7 @@ from nsde.core.predict import evaluate
 from nsde.data import stratified_subset
 
 __all__ = ["ModelSpec", "TrainConfig", "TrainedModel", "NSDE_TRAINING_VERSION", "TRAINING_VERSION", "train",
-           "train_or_load", "data_key"]
+           "train_or_load", "data_key", "checkpoint_bytes"]
 
 #: Version of the NSDE training computation; part of an NSDE model's cache key, so that
 #: weights trained by an older implementation are never loaded as current ones.

@@ -161,7 +161,9 @@ CLAIMS: dict[str, Claim] = {c.key: c for c in [
           "accuracy", +1, 0.0, None, scale=1.0, unit=""),
     Claim("less-data", "the NSDE helps more when training data are scarce", "Sec. 5 (the paper's question)",
           "06_less_data", "NSDE-minus-baseline accuracy at the smallest training set minus the same at the full "
-          "one, averaged over the input-noise levels", +1, 0.02, None, **_ACC),
+          "one, averaged over the input-noise levels", +1, 0.02, None,
+          subject="the NSDE's advantage at the smallest training set", reference="its advantage at the full one",
+          **_ACC),
     Claim("noise-shape", "which noise shape, and how much noise, helps most", "Sec. 5 (the paper's question)",
           "08_noise_shapes", "per grid cell, each measure's difference from the baseline (one trained network "
           "each)", 0, 0.02, None, subject="the noise-shape grid", **_ACC),
@@ -226,6 +228,10 @@ class Verdict:
         body = (f"{subject} minus {c.reference}: {self.interval_text} (95% interval; {self.sizes_text}"
                 + (f"; {c.endpoint}" if not self.settings is None else "") + ")")
         parts = [f"{head}. {body}."]
+        if not t.df > 0:
+            parts = [f"{head}. {subject} minus {c.reference}: {c.fmt(t.estimate)} with one value per model, so no "
+                     f"interval or test can be computed ({self.sizes_text})."]
+            return " ".join(parts)
         if t.n_seeds == 1:
             parts.append("With one training seed per model this is about these two trained networks, not the "
                          "method.")
@@ -245,15 +251,20 @@ class Verdict:
             hi = [v for v, o in self.settings["outcome"].items() if o == "higher"]
             lo = [v for v, o in self.settings["outcome"].items() if o == "lower"]
             n = len(self.settings)
-            detail = [f"{c.higher} at {_list(hi)}" if hi else "", f"{c.lower} at {_list(lo)}" if lo else ""]
+            detail = [f"{c.higher} at {self.what} {_list(hi)}" if hi else "",
+                      f"{c.lower} at {self.what} {_list(lo)}" if lo else ""]
             detail = " and ".join(d for d in detail if d)
-            parts.append(f"Setting by setting (Holm-adjusted over {n} {self.what}s): "
+            parts.append(f"Setting by setting (Holm-adjusted over {n} {_plural(self.what)}): "
                          + (f"{c.subject} is {detail}, not distinguishable at the others." if detail else
                             f"no {self.what} differs on its own."))
         if self.excluded:
             parts.append(f"Left out as uninformative (a compared classifier is at chance there on the validation "
                          f"split): {self.what} {_list(self.excluded)}.")
         return " ".join(parts)
+
+
+def _plural(word: str) -> str:
+    return word[:-1] + "ies" if word.endswith("y") else word + "s"
 
 
 def _list(values) -> str:

@@ -18,7 +18,7 @@ from nsde._infra.cache import CacheError, cache_root, save_json
 from nsde.report import paper
 from nsde.report.claims import CLAIMS, Verdict
 
-__all__ = ["paper_numbers", "record", "record_text", "load", "findings_table", "evidence", "clear"]
+__all__ = ["paper_numbers", "record", "record_text", "load", "findings_table", "evidence", "answer", "HEADLINE", "clear"]
 
 COLUMNS = ["claim", "dataset", "verdict", "estimate", "sizes", "mde", "detail", "chapter", "models"]
 
@@ -159,3 +159,26 @@ def evidence(profile: str) -> str:
                              + (f" Models: {r.models}." if r.models else ""))
             lines.append("")
     return "\n".join(lines)
+
+
+#: The claims the first page answers in words, in this order.
+HEADLINE = ("table1", "table2", "table3", "table3-adaptive", "fig4", "table4")
+
+
+def answer(profile: str) -> str:
+    """The first page's answer: one line per headline claim with its verdict and estimate,
+    for every data set of the build (Markdown)."""
+    found = load(profile)
+    if found.empty:
+        return "No chapter has recorded a finding in this build yet: build the book with `make book`."
+    lines = []
+    for key in HEADLINE:
+        rows = found[found["claim"] == key]
+        if not len(rows):
+            continue
+        c = CLAIMS[key]
+        parts = [f"**{r.verdict}** on {r.dataset} ({r.estimate}; {r.sizes})" for r in rows.itertuples()]
+        lines.append(f"- {c.source}, {c.text}: " + "; ".join(parts) + ".")
+    head = ("What this build finds for the paper's main claims (NSDE minus baseline, 95% interval with the training "
+            "seed as unit; the full table and the evidence are on the findings page):")
+    return head + "\n\n" + "\n".join(lines)

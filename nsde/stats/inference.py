@@ -67,10 +67,16 @@ class SeedTest:
 
     @property
     def low(self) -> float:
+        """The interval's lower end (``-inf`` with no degrees of freedom: one value)."""
+        if not self.df > 0:
+            return -math.inf
         return self.estimate - self._t * self.se if self.se > 0 else self.estimate
 
     @property
     def high(self) -> float:
+        """The interval's upper end (``+inf`` with no degrees of freedom: one value)."""
+        if not self.df > 0:
+            return math.inf
         return self.estimate + self._t * self.se if self.se > 0 else self.estimate
 
     @property

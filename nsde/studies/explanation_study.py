@@ -17,7 +17,7 @@ The design, declared here before any data is seen:
   seeds (:func:`nsde.stats.inference.per_seed_test`).
 * **ABC as a reliability signal** (``abc-reliability``, our question): per seed, the AUROC of
   ABC minus that of the maximum softmax probability for telling right from wrong
-  predictions, NSDE and baseline together, paired t over the (model, seed) pairs.
+  predictions, averaged over both models and both conditions (clean, noisy), t over seeds.
 """
 from __future__ import annotations
 
@@ -119,9 +119,9 @@ def explanation_study(models: Mapping[str, Classifier], splits, *, n_images: int
     if cb.notna().all() and cn.notna().all():
         study.verdicts["table4"] = judge("table4", per_seed_test(cn.to_numpy(), cb.to_numpy()))
     d = study.reliability.dropna(subset=["ABC", "softmax"])
-    if len(d) >= 2:
-        study.verdicts["abc-reliability"] = judge("abc-reliability",
-                                                  per_seed_test(d["ABC"].to_numpy(), d["softmax"].to_numpy()))
+    per_seed = (d["ABC"] - d["softmax"]).groupby(d["seed"]).mean()  # models and conditions averaged per seed
+    if len(per_seed) >= 1 and len(d):
+        study.verdicts["abc-reliability"] = judge("abc-reliability", per_seed_test(per_seed.to_numpy()))
     return study
 
 
@@ -184,11 +184,14 @@ def contrast_sentences(study: ExplanationStudy) -> list[str]:
         if len(c) == 0:
             lines.append(f"{name}: no seed has both correct and incorrect predictions, so the contrast is undefined.")
             continue
+        if len(c) == 1:
+            lines.append(f"{name}: ABC correct minus incorrect {c[0]:+.3f} (one seed: no interval).")
+            continue
         test = per_seed_test(c)
         word = ("higher on correct predictions" if test.low > 0 else "higher on incorrect predictions"
                 if test.high < 0 else "not distinguishable between correct and incorrect predictions")
         lines.append(f"{name}: ABC is {word} (correct minus incorrect {test.estimate:+.3f} [{test.low:+.3f}, "
-                     f"{test.high:+.3f}], {len(c)} seed{'s' if len(c) != 1 else ''}).")
+                     f"{test.high:+.3f}], {len(c)} seeds).")
     return lines
 
 

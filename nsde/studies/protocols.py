@@ -17,8 +17,8 @@ import numpy as np
 from nsde._infra.checks import positive_int
 from nsde.core.training import TrainedModel
 
-__all__ = ["BASELINE", "NOISE_OFF", "ENSEMBLE", "Classifier", "classifiers", "ABCSettings", "StabilitySettings",
-           "abc_settings", "stability_settings", "clean_correct_subset"]
+__all__ = ["Classifier", "classifiers", "ABCSettings", "StabilitySettings", "abc_settings", "stability_settings",
+           "clean_correct_subset"]
 
 #: The labels of the three compared classifiers.
 BASELINE, NOISE_OFF, ENSEMBLE = "baseline", "NSDE, noise off", "NSDE ensemble"
