@@ -96,7 +96,8 @@ glue("cal-reps", calibration.BOOK_REPS, display=False)
 shown
 
 # %%
-print(calibration.summary_sentence(table))  # NBVAL_CHECK_OUTPUT
+print(f"simulated: {len(effects)} true differences x {calibration.BOOK_REPS} replicates")  # NBVAL_CHECK_OUTPUT
+print(calibration.summary_sentence(table))
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 4))

@@ -242,12 +242,13 @@ def calibrate(structure: Structure, *, n_seeds: int, n_images: int, effects: Seq
     rows = []
     for effect in effects:
         delta = _delta_for(structure, effect)
-        words, covered, widths, toward = [], 0, [], 0
+        words, covered, widths, toward, judged = [], 0, [], 0, 0
         for _ in range(reps):
             v, kept = _replicate(structure, claim, n_seeds, n_images, rng, delta, chance)
             if v is None:
                 words.append("no informative setting")
                 continue
+            judged += 1
             words.append(v.word)
             covered += v.primary.low <= true_difference(structure, delta, kept) <= v.primary.high
             widths.append(v.primary.high - v.primary.low)
@@ -255,8 +256,8 @@ def calibrate(structure: Structure, *, n_seeds: int, n_images: int, effects: Seq
         counts = pd.Series(words).value_counts()
         row = {"effect": effect, "reps": reps, "seeds": n_seeds, "images": n_images,
                "claims a difference": float(sum(counts.get(w, 0) for w in FALSE_POSITIVE_WORDS)) / reps,
-               "in the paper's direction": toward / reps, "coverage": covered / reps,
-               "mean width": float(np.mean(widths))}
+               "in the paper's direction": toward / reps, "coverage": covered / judged if judged else float("nan"),
+               "mean width": float(np.mean(widths)) if widths else float("nan")}
         row.update({w: float(counts.get(w, 0)) / reps for w in sorted(set(words))})
         rows.append(row)
     return pd.DataFrame(rows)

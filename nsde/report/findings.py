@@ -53,6 +53,13 @@ def paper_numbers() -> dict[str, str]:
     }
 
 
+def _claim_label(claim) -> str:
+    """``"Table 2: the NSDE is ..."`` for the paper's claims, ``"... (not in the paper)"`` for ours."""
+    if claim.source.startswith("not in the paper"):
+        return f"{claim.text[0].upper()}{claim.text[1:]} ({claim.source})"
+    return f"{claim.source}: {claim.text}"
+
+
 def _folder(profile: str) -> Path:
     return cache_root() / "findings" / profile
 
@@ -129,7 +136,7 @@ def findings_table(profile: str, *, compact: bool = False) -> pd.DataFrame:
     numbers = paper_numbers()
     rows = []
     for key, claim in CLAIMS.items():
-        row = {"claim": f"{claim.source}: {claim.text}", "paper": numbers[key]}
+        row = {"claim": _claim_label(claim), "paper": numbers[key]}
         for d in datasets:
             hits = found[(found["claim"] == key) & (found["dataset"] == d)]
             if not len(hits):
@@ -153,7 +160,7 @@ def evidence(profile: str) -> str:
     for key, claim in CLAIMS.items():
         rows = found[found["claim"] == key]
         if len(rows):
-            lines.append(f"**{claim.source}: {claim.text}**\n")
+            lines.append(f"**{_claim_label(claim)}**\n")
             for r in rows.itertuples():
                 lines.append(f"- *{r.dataset}* ([chapter]({r.chapter})): {r.detail}"
                              + (f" Models: {r.models}." if r.models else ""))
@@ -176,9 +183,8 @@ def answer(profile: str) -> str:
         rows = found[found["claim"] == key]
         if not len(rows):
             continue
-        c = CLAIMS[key]
         parts = [f"**{r.verdict}** on {r.dataset} ({r.estimate}; {r.sizes})" for r in rows.itertuples()]
-        lines.append(f"- {c.source}, {c.text}: " + "; ".join(parts) + ".")
+        lines.append(f"- {_claim_label(CLAIMS[key])}: " + "; ".join(parts) + ".")
     head = ("What this build finds for the paper's main claims (NSDE minus baseline, 95% interval with the training "
             "seed as unit; the full table and the evidence are on the findings page):")
     return head + "\n\n" + "\n".join(lines)
