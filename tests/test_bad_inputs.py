@@ -203,7 +203,7 @@ DATA_CASES = {
                                      CFG, window=64),
         ["r0.h5/s: the sample_rate attribute '8 kHz' is not a positive number", "8000"]),
     "dataset: stft n_fft written as text": (
-        lambda tmp: load_dataset({"path": str(_ts(tmp / "ok.ts", _cases())), "sampling_rate": RATE,
+        lambda tmp: load_dataset({"path": str(_ts(tmp / "ok.ts", _cases())), "sample_rate": RATE,
                                   "stft": {"n_fft": "256"}}, image_size=16),
         ["dataset: stft: STFTConfig.n_fft must be an int, but found '256' (str); write 256 without quotes"]),
 }

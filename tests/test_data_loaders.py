@@ -112,12 +112,12 @@ def test_ts_unequal_lengths_pairs_and_bom(tmp_path):
     assert [c.shape for c in series[:3]] == [(2, 800), (2, 1024), (2, 960)] and declared == list(KINDS)
     assert np.allclose(series[1][0].numpy(), _signal("sine", 1, 1024), atol=1e-5)
     with pytest.raises(ValueError, match="unequal lengths .* length_policy='crop', 'pad' or 'resample'"):
-        load_ts(path, sampling_rate=FS, cfg=CFG)
+        load_ts(path, sample_rate=FS, cfg=CFG)
     assert fit_length(series, "crop").shape[-1] == 800
     assert fit_length(series, "pad").shape[-1] == 1024
     assert fit_length(series, "resample", 512).shape[-1] == 512
     _write_ts(tmp_path / "H_TEST.ts", _ts_cases(n_per_class=2, lengths=[900]), equal=False)
-    s = load_ts(path, sampling_rate=FS, cfg=CFG, length_policy="pad")
+    s = load_ts(path, sample_rate=FS, cfg=CFG, length_policy="pad")
     assert s.name == "H" and s.info["files"] == ["H_TRAIN.ts", "H_TEST.ts"]
     assert len(s.test) == 3 * 2 * 2  # the TEST file's cases x dimensions, kept as the test split
     assert len(s.train) + len(s.val) == 3 * 3 * 2
@@ -126,12 +126,12 @@ def test_ts_unequal_lengths_pairs_and_bom(tmp_path):
 
 def test_ts_windows_of_a_case_stay_in_one_split(tmp_path):
     path = _write_ts(tmp_path / "w.ts", _ts_cases(n_per_class=4, n=2048))
-    s = load_ts(path, sampling_rate=FS, cfg=CFG, window=512)
+    s = load_ts(path, sample_rate=FS, cfg=CFG, window=512)
     assert len(s.train) + len(s.val) + len(s.test) == 3 * 4 * 2 * 4
     assert sum(len(r) for r in _records(s).values()) == 3 * 4  # one id per case: its windows and dimensions share it
     _assert_no_leak(s)
     # the sampling rate sets the STFT's frequency axis: the same samples at half the rate look different
-    slow = load_ts(path, sampling_rate=FS / 2, cfg=CFG, window=512)
+    slow = load_ts(path, sample_rate=FS / 2, cfg=CFG, window=512)
     assert slow.sample_rate == FS / 2
     assert not torch.allclose(s.train.x.mean(0), slow.train.x.mean(0), atol=1e-3)
 
@@ -150,16 +150,16 @@ def test_ts_bad_inputs(tmp_path):
         read_ts(tmp_path / "missing.ts")
     empty = _write_ts(tmp_path / "empty.ts", _ts_cases(), labels=KINDS + ("sawtooth",))
     with pytest.raises(ValueError, match="sawtooth"):
-        load_ts(empty, sampling_rate=FS, cfg=CFG)
-    with pytest.raises(ValueError, match="sampling_rate"):
-        load_ts(good, sampling_rate=-1, cfg=CFG)
+        load_ts(empty, sample_rate=FS, cfg=CFG)
+    with pytest.raises(ValueError, match="sample_rate"):
+        load_ts(good, sample_rate=-1, cfg=CFG)
     with pytest.raises(ValueError, match=r"set STFTConfig.n_fft <= 1024 \(now 4096\)"):
-        load_ts(good, sampling_rate=FS, cfg=RecordingConfig(image_size=16, stft=STFTConfig(n_fft=4096, hop=64)))
+        load_ts(good, sample_rate=FS, cfg=RecordingConfig(image_size=16, stft=STFTConfig(n_fft=4096, hop=64)))
     with pytest.raises(ValueError, match="STFTConfig.f_max_hz=120000 Hz lies above the Nyquist frequency 100000"):
-        load_ts(good, sampling_rate=FS, cfg=RecordingConfig(16, STFTConfig(n_fft=256, hop=32, f_max_hz=120e3)))
+        load_ts(good, sample_rate=FS, cfg=RecordingConfig(16, STFTConfig(n_fft=256, hop=32, f_max_hz=120e3)))
     tiny = _write_ts(tmp_path / "tiny.ts", _ts_cases(n_per_class=2))  # 2 cases per class for 3 splits
     with pytest.raises(ValueError, match=r"data set 'tiny': class 'sine' has 2 recording\(s\): too few"):
-        load_ts(tiny, sampling_rate=FS, cfg=CFG, window=256)
+        load_ts(tiny, sample_rate=FS, cfg=CFG, window=256)
     assert not list((tmp_path / "cache").rglob("*.pt"))  # nothing partial was cached
 
 
@@ -209,16 +209,16 @@ def test_load_dataset_names_every_source(tmp_path):
     harmonic = load_dataset("harmonic", image_size=32, n_per_class=6)
     assert harmonic.num_classes == 16 and harmonic.name == "harmonic"
     path = _write_ts(tmp_path / "mine.ts", _ts_cases(n_per_class=4))
-    mine = load_dataset({"path": str(path), "sampling_rate": FS, "stft": {"n_fft": 256, "hop": 32}}, image_size=16)
+    mine = load_dataset({"path": str(path), "sample_rate": FS, "stft": {"n_fft": 256, "hop": 32}}, image_size=16)
     assert mine.class_names == list(KINDS) and mine.name == "mine"
-    with pytest.raises(ValueError, match="stores no sampling rate; add sampling_rate"):
+    with pytest.raises(ValueError, match="stores no sampling rate; add sample_rate"):
         load_dataset({"path": str(path)}, image_size=16)
     with pytest.raises(ValueError, match="neither a known data set"):
         load_dataset("plaidd")
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['rate'\]"):
         load_dataset({"path": str(path), "rate": 1})
     with pytest.raises(ValueError, match=r"stft has unknown field\(s\) \['nfft'\]"):
-        load_dataset({"path": str(path), "sampling_rate": FS, "stft": {"nfft": 256}})
+        load_dataset({"path": str(path), "sample_rate": FS, "stft": {"nfft": 256}})
 
 
 def test_a_damaged_dataset_cache_is_named_and_rebuilt(tmp_path):

@@ -11,13 +11,13 @@ class names and class count from :func:`load_dataset`:
   training part;
 * a mapping for your own recordings, either a ``.ts`` file (or ``*_TRAIN.ts`` of a pair)::
 
-      dataset: {path: data/MyProblem_TRAIN.ts, sampling_rate: 30000, length_policy: pad}
+      dataset: {path: data/MyProblem_TRAIN.ts, sample_rate: 30000, length_policy: pad}
 
   or a folder of HDF5 recordings with a label CSV::
 
       dataset: {path: data/recordings, labels: data/labels.csv, window: 8192}
 
-  with optional keys ``sampling_rate`` (HDF5: default the rate the files store),
+  with optional keys ``sample_rate`` (HDF5: default the rate the files store),
   ``window``, ``length_policy``, ``length``, ``sensors`` and ``stft`` (fields of
   :class:`nsde.data.STFTConfig`, e.g. ``{n_fft: 256, hop: 32, freq_scale: linear}``).
   Relative paths are resolved against the repository root. A bare string path works for
@@ -48,7 +48,7 @@ PLAID_LENGTH = 1024
 #: PLAID's appliance types, in the order of its labels 0-10 (from the file's header).
 PLAID_CLASSES = ("air conditioner", "compact fluorescent lamp", "fan", "fridge", "hairdryer", "heater",
                  "incandescent light bulb", "laptop", "microwave", "vacuum", "washing machine")
-_KEYS = {"path", "labels", "sampling_rate", "window", "length_policy", "length", "sensors", "stft", "name"}
+_KEYS = {"path", "labels", "sample_rate", "window", "length_policy", "length", "sensors", "stft", "name"}
 _REPO = Path(__file__).resolve().parents[2]
 
 
@@ -82,13 +82,16 @@ def check_dataset_spec(dataset: Any) -> None:
                              f"(looked for {p})")
         if p.is_file():
             raise ValueError(f"dataset: {dataset!r} is a file; a .ts file stores no sampling rate, so write "
-                             f"dataset: {{path: {dataset}, sampling_rate: <samples per second>}}")
+                             f"dataset: {{path: {dataset}, sample_rate: <samples per second>}}")
         if not (p / "labels.csv").is_file():
             raise ValueError(f"dataset: the HDF5 folder {dataset!r} has no labels.csv; write "
                              f"dataset: {{path: {dataset}, labels: <label CSV>}}")
         return
     if not isinstance(dataset, Mapping):
         raise ValueError(f"dataset must be a name {DATASETS}, a path or a mapping with 'path', but found {dataset!r}")
+    if "sampling_rate" in dataset:
+        raise ValueError("dataset: `sampling_rate` was renamed `sample_rate` in 0.2 (one name for the idea across "
+                         "the package); write sample_rate: <samples per second>")
     unknown = sorted(set(dataset) - _KEYS)
     if unknown:
         raise ValueError(f"dataset: unknown key(s) {unknown}; allowed: {sorted(_KEYS)}")
@@ -97,12 +100,12 @@ def check_dataset_spec(dataset: Any) -> None:
     p = _resolve(dataset["path"], "path")
     if not p.exists():
         raise ValueError(f"dataset: path {dataset['path']!r} does not exist (looked for {p})")
-    if p.is_file() and "sampling_rate" not in dataset:
+    if p.is_file() and "sample_rate" not in dataset:
         raise ValueError(f"dataset: {dataset['path']!r} is a .ts file, which stores no sampling rate; add "
-                         "sampling_rate: <samples per second>")
-    rate = dataset.get("sampling_rate")
+                         "sample_rate: <samples per second>")
+    rate = dataset.get("sample_rate")
     if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0):
-        raise ValueError(f"dataset: sampling_rate must be a positive number of samples per second, but found {rate!r}")
+        raise ValueError(f"dataset: sample_rate must be a positive number of samples per second, but found {rate!r}")
     only = {"labels", "sensors"} if p.is_file() else {"length_policy", "length"}
     wrong = sorted(only & set(dataset))
     if wrong:
@@ -164,9 +167,9 @@ def load_dataset(dataset: str | Mapping = "harmonic", *, image_size: int = 64, s
     stft = _stft(spec["stft"]) if "stft" in spec else STFTConfig()
     cfg = RecordingConfig(image_size=image_size, stft=stft, seed=seed)
     if p.is_file():
-        return load_ts(p, float(spec["sampling_rate"]), cfg, window=spec.get("window"),
+        return load_ts(p, float(spec["sample_rate"]), cfg, window=spec.get("window"),
                        length_policy=spec.get("length_policy", "equal"), length=spec.get("length"),
                        name=spec.get("name"))
     labels = _resolve(spec.get("labels", p / "labels.csv"), "labels")
-    return load_hdf5_folder(p, labels, cfg, sample_rate=spec.get("sampling_rate"), window=spec.get("window"),
+    return load_hdf5_folder(p, labels, cfg, sample_rate=spec.get("sample_rate"), window=spec.get("window"),
                             sensors=spec.get("sensors"), name=spec.get("name"))

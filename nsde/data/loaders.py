@@ -267,7 +267,7 @@ def _ts_pair(path: Path, test_path: str | Path | None) -> tuple[Path, Path | Non
     return path, None
 
 
-def load_ts(path: str | Path, sampling_rate: float, cfg: RecordingConfig = RecordingConfig(), *,
+def load_ts(path: str | Path, sample_rate: float, cfg: RecordingConfig = RecordingConfig(), *,
             test_path: str | Path | None = None, window: int | None = None, length_policy: str = "equal",
             length: int | None = None, class_names: list[str] | None = None, name: str | None = None) -> Splits:
     """Spectrogram ``Splits`` of a UCR/UEA ``.ts`` file, or of a TRAIN/TEST pair.
@@ -278,7 +278,7 @@ def load_ts(path: str | Path, sampling_rate: float, cfg: RecordingConfig = Recor
 
     Args:
         path: the ``.ts`` file (or the TRAIN file of a pair).
-        sampling_rate: samples per second of the series (``.ts`` files do not store it); it
+        sample_rate: samples per second of the series (``.ts`` files do not store it); it
             sets the frequency axis of the spectrograms.
         cfg: image size, STFT, split and seed.
         test_path: the TEST file of a pair (default: the ``_TEST`` twin of ``path`` if any).
@@ -289,12 +289,12 @@ def load_ts(path: str | Path, sampling_rate: float, cfg: RecordingConfig = Recor
 
     Raises:
         ValueError / FileNotFoundError: see :func:`read_ts`; an empty class; a bad
-            ``sampling_rate``; an STFT that does not fit (naming the ``STFTConfig`` field).
+            ``sample_rate``; an STFT that does not fit (naming the ``STFTConfig`` field).
     """
     path = Path(path)
-    if not (isinstance(sampling_rate, (int, float)) and not isinstance(sampling_rate, bool)
-            and math.isfinite(sampling_rate) and sampling_rate > 0):
-        raise ValueError(f"sampling_rate must be a positive number of samples per second, but found {sampling_rate!r}")
+    if not (isinstance(sample_rate, (int, float)) and not isinstance(sample_rate, bool)
+            and math.isfinite(sample_rate) and sample_rate > 0):
+        raise ValueError(f"sample_rate must be a positive number of samples per second, but found {sample_rate!r}")
     if not path.is_file():
         raise FileNotFoundError(f"no .ts file at {path}")
     window = _check_window(window)
@@ -336,13 +336,13 @@ def load_ts(path: str | Path, sampling_rate: float, cfg: RecordingConfig = Recor
                 recs.append(torch.full((len(w),), i))
                 test.append(torch.full((len(w),), is_test[i], dtype=torch.bool))
         info = {"source": "ts", "files": [f.name for f in files], "length_policy": length_policy,
-                "length": int(x.shape[-1]), "sampling_rate": float(sampling_rate)}
+                "length": int(x.shape[-1]), "sample_rate": float(sample_rate)}
         return recordings_to_splits(torch.cat(wins), labs, torch.cat(locs), names,
-                                    [f"dimension {d}" for d in range(x.shape[1])], float(sampling_rate), cfg,
+                                    [f"dimension {d}" for d in range(x.shape[1])], float(sample_rate), cfg,
                                     torch.cat(recs), info, test_mask=torch.cat(test) if test_file else None,
                                     name=label)
 
-    key = {"loader": "ts", "version": LOADER_VERSION, "digest": _digest(files), "sampling_rate": float(sampling_rate),
+    key = {"loader": "ts", "version": LOADER_VERSION, "digest": _digest(files), "sample_rate": float(sample_rate),
            "cfg": cfg, "window": window, "length_policy": length_policy, "length": length,
            "class_names": class_names, "name": label}
     return _cached_or("recordings", key, build)
@@ -411,7 +411,7 @@ def _rate(stored, where: str) -> float:
         rate = math.nan
     if not (math.isfinite(rate) and rate > 0):
         raise ValueError(f"{where}: the sample_rate attribute {value!r} is not a positive number of samples per "
-                         "second; store a number (e.g. 8000 for 8 kHz) or give sampling_rate")
+                         "second; store a number (e.g. 8000 for 8 kHz) or give sample_rate")
     return rate
 
 
@@ -557,7 +557,7 @@ def load_hdf5_folder(folder: str | Path, labels_csv: str | Path, cfg: RecordingC
                 locs.append(torch.full((len(w),), s))
                 recs.append(torch.full((len(w),), r))
         return recordings_to_splits(torch.cat(wins), labs, torch.cat(locs), names, sens, rate, cfg,
-                                    torch.cat(recs), {"source": "hdf5", "files": files, "sampling_rate": rate},
+                                    torch.cat(recs), {"source": "hdf5", "files": files, "sample_rate": rate},
                                     name=name or folder.name)
 
     files = _h5_files(folder)
