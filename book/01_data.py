@@ -9,7 +9,7 @@
 # %% [markdown]
 # # The harmonic-signals dataset
 #
-# The paper trains its classifiers on ORNL's *Harmonic Signals Dataset* (Adams et al., 2023).
+# The paper trains its classifiers on ORNL's *Harmonic Signals Dataset* {cite}`adams2023harmonic`.
 # What the paper says about it (Sec. 4.1) fits in a few lines: sine, square, square with a
 # 75/25 duty cycle and triangle waveforms were injected into the wiring of an ORNL building
 # at 0.5-50 kHz and recorded by sensors at six locations "through building power"; 16
@@ -35,11 +35,14 @@ import math
 import time
 
 import matplotlib.pyplot as plt
+from myst_nb import glue
 import pandas as pd
 import torch
+from IPython.display import Markdown
 
 from nsde.data import (CLASS_NAMES, LOCATION_NAMES, WAVEFORMS, DataConfig, class_members, harmonic_amplitudes,
                        load_dataset, measure_snr, plot_class_waveforms, plot_gallery, plot_sensors)
+from nsde.report import provenance
 from nsde.studies.setup import setup
 
 S = setup(profile, zoo=False)
@@ -93,7 +96,14 @@ print(classes.to_string())  # NBVAL_CHECK_OUTPUT
 
 # %%
 fig = plot_class_waveforms(sim, seed=P.seed, duration_ms=5)
-plt.show()
+glue("fig-waveforms", plt.gcf(), display=False)
+plt.close("all")
+
+# %% [markdown]
+# ```{glue:figure} fig-waveforms
+# :name: "fig-waveforms"
+# The first 5 ms of one simulated recording of every class at the injection point (band-limited wavetables; the whole window is 41 ms).
+# ```
 
 # %% [markdown]
 # The table measures the harmonic amplitudes of each simulated waveform (FFT of one
@@ -151,7 +161,16 @@ print(locs.to_string())  # NBVAL_CHECK_OUTPUT
 
 # %%
 fig = plot_sensors(15, sim, seed=P.seed, image_size=max(P.image_size, 64), stft=stft)
-plt.show()
+glue("fig-sensors", plt.gcf(), display=False)
+plt.close("all")
+
+# %% [markdown]
+# ```{glue:figure} fig-sensors
+# :name: "fig-sensors"
+# One recording of the class with all four waveforms as the six simulated sensors see
+# it: the spectrogram at each location, from the injection panel (top left) to the
+# buried-line antenna.
+# ```
 
 # %% [markdown]
 # **SNR per location, set and measured.** We simulate 64 recordings per location (every
@@ -235,7 +254,15 @@ for r, scale in enumerate(("linear", "log")):
     axes[r, 0].set_ylabel("frequency (kHz)", fontsize=7)
 fig.suptitle("Linear versus log frequency axis, 64 x 64")
 fig.tight_layout()
-plt.show()
+glue("fig-axes", plt.gcf(), display=False)
+plt.close("all")
+
+# %% [markdown]
+# ```{glue:figure} fig-axes
+# :name: "fig-axes"
+# One waveform of each kind on a linear and on a log frequency axis (64 x 64): the log
+# axis gives the low fundamentals rows of their own.
+# ```
 
 # %% [markdown]
 # ## The simulated dataset and its splits
@@ -295,7 +322,15 @@ print(by_loc.to_string())  # NBVAL_CHECK_OUTPUT
 # %%
 fig = plot_gallery(splits.train, splits.class_names, per_class=4, sample_rate=splits.sample_rate, seed=P.seed,
                    stft=stft)
-plt.show()
+glue("fig-gallery", plt.gcf(), display=False)
+plt.close("all")
+
+# %% [markdown]
+# ```{glue:figure} fig-gallery
+# :name: "fig-gallery"
+# Four training spectrograms of every class of the simulated data set, at this profile's
+# image size.
+# ```
 
 # %% [markdown]
 # The mean image of each class over the training split shows what separates classes on
@@ -313,7 +348,14 @@ axes[1, 0].set_xlabel("time (image column)", fontsize=7)
 axes[1, 0].set_ylabel("frequency (kHz)", fontsize=7)
 fig.suptitle("Mean training spectrogram per class")
 fig.tight_layout()
-plt.show()
+glue("fig-class-means", plt.gcf(), display=False)
+plt.close("all")
+
+# %% [markdown]
+# ```{glue:figure} fig-class-means
+# :name: "fig-class-means"
+# The mean training spectrogram of each class (all sensor locations pooled).
+# ```
 
 # %% [markdown]
 # ## The data of this build
@@ -346,3 +388,6 @@ print(data.table().to_string())  # NBVAL_CHECK_OUTPUT
 # the ORNL recordings is not something this book can show; the training chapter shows
 # instead where our baseline stands against the paper's (its clean accuracy and its
 # accuracy under noise), and the PLAID chapter repeats the tests on real recordings.
+
+# %% tags=["remove-input"]
+Markdown(provenance.footer(S, "01_data"))

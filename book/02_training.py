@@ -240,7 +240,15 @@ for name in ["baseline", f"nsde-{P.noise_shape}"]:
     probs = predict(zoo[name][0].model, data.test.x)
     matrices[f"{name} (noise off)"] = confusion_matrix(data.test.y.numpy(), probs.argmax(1).numpy(), data.num_classes)
 fig = figures.plot_confusion(matrices, list(data.class_names), title="Test-split confusion matrices")
-plt.show()
+glue("fig-confusion", plt.gcf(), display=False)
+plt.close("all")
+
+# %% [markdown]
+# ```{glue:figure} fig-confusion
+# :name: "fig-confusion"
+# Confusion matrices on the test split of the first training seed of the baseline and of
+# the NSDE (noise off), rows normalised (rows: true classes).
+# ```
 
 # %% [markdown]
 # ## Fig. 1: the noise the network receives
@@ -259,7 +267,16 @@ for name, runs in zoo.items():
         f = capture_noise(runs[0].model, x0.to(next(runs[0].model.parameters()).device), seed=0)[(0, 0)]
         injected[f"{name} (stage 0, block 0)"] = f[0, 0]
 fig = figures.plot_noise_surfaces(injected, title="Noise injected by the trained NSDEs (one forward pass)")
-plt.show()
+glue("fig-injected", plt.gcf(), display=False)
+plt.close("all")
+
+# %% [markdown]
+# ```{glue:figure} fig-injected
+# :name: "fig-injected"
+# The noise each trained NSDE injects in one forward pass of one test spectrogram (noise
+# seed 0): first block of the first stage, first channel, as added to the residual
+# branch (the paper's Fig. 1 shows Brownian surfaces).
+# ```
 
 # %% [markdown]
 # The same shapers on a 64 x 64 grid, from one seeded draw; the mean power of each shape is
@@ -271,9 +288,17 @@ z = torch.randn(256, 64, 64, generator=gen)
 grid = {name: make_shaper(name)(z) for name in SHAPES}
 fig = figures.plot_noise_surfaces({name: f[0] for name, f in grid.items()},
                                   title="The shapers of nsde.core.noise on a 64x64 grid (same white input)")
-plt.show()
+glue("fig-shapers", plt.gcf(), display=False)
+plt.close("all")
 print("mean power per shape over 256 draws:", {name: round(float(f.pow(2).mean()), 1) for name, f in grid.items()})
 # NBVAL_CHECK_OUTPUT
+
+# %% [markdown]
+# ```{glue:figure} fig-shapers
+# :name: "fig-shapers"
+# The spatial shapers of the NSDE on a 64 x 64 grid from one seeded white draw, each of
+# unit mean power in expectation.
+# ```
 
 # %% tags=["remove-input"]
 Markdown(provenance.footer(S, "02_training"))

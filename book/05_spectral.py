@@ -10,9 +10,8 @@
 # # Where in the spectrum do the models look? (I-ASIDE)
 #
 # The robustness chapter measured *how much* accuracy each model keeps under noise. This
-# chapter asks *why*, through the lens of a second paper: Luo et al., "Interpreting Global
-# Perturbation Robustness of Image Models using Axiomatic Spectral Importance
-# Decomposition" (I-ASIDE, TMLR 2024, arXiv 2408.01139). I-ASIDE splits the 2D Fourier
+# chapter asks *why*, through the lens of a second paper: Luo et al.'s I-ASIDE
+# {cite}`luo2024iaside`. I-ASIDE splits the 2D Fourier
 # spectrum of the input into `M` square rings, the **bands** (band 0 holds the lowest
 # spatial frequencies, band `M - 1` the highest), and treats them as players of a
 # cooperative game:
@@ -56,6 +55,7 @@ import numpy as np
 import pandas as pd
 import torch
 from IPython.display import Markdown
+from myst_nb import glue
 
 from nsde.measures import iaside as sp
 from nsde.measures import robustness as rb
@@ -111,7 +111,15 @@ for ax, (label, img) in zip(axes[1:], zip(shown, filtered[:, 0, 0])):
     ax.set_ylabel("frequency bin")
 fig.suptitle("One test spectrogram seen through coalitions (left-out bands from another spectrogram)")
 fig.tight_layout()
-plt.show()
+glue("fig-coalitions", plt.gcf(), display=False)
+plt.close("all")
+
+# %% [markdown]
+# ```{glue:figure} fig-coalitions
+# :name: "fig-coalitions"
+# The I-ASIDE bands (left) and one test spectrogram seen through coalitions of them, the
+# left-out bands filled from another spectrogram of the set.
+# ```
 
 # %% [markdown]
 # ## The decomposition of every model
@@ -164,7 +172,15 @@ for (name, i), res in results.items():
 fig, ax = plt.subplots(figsize=(9, 4))
 figures.plot_importance(sids, ax=ax, title=f"Spectral importance distribution (K = {k_used} test images, noise off; "
                                       "bars: mean over seeds, whiskers: range)")
-plt.show()
+glue("fig-sid", plt.gcf(), display=False)
+plt.close("all")
+
+# %% [markdown]
+# ```{glue:figure} fig-sid
+# :name: "fig-sid"
+# Spectral importance distribution of every model (K test images, noise off): bars the
+# mean over training seeds, whiskers their range.
+# ```
 
 # %% [markdown]
 # ## Does a higher SRS go with better robustness?
@@ -205,7 +221,16 @@ fig, ax = plt.subplots(figsize=(6, 4.5))
 figures.plot_srs_vs_accuracy(table["SRS"], table["mean robust accuracy"], labels, ax=ax,
                         ylabel="mean accuracy under white noise (paper's intensities)",
                         title=f"SRS vs robustness, {n_models} models (Spearman rho = {rho:.2f})")
-plt.show()
+glue("fig-srs", plt.gcf(), display=False)
+plt.close("all")
+
+# %% [markdown]
+# ```{glue:figure} fig-srs
+# :name: "fig-srs"
+# Spectral robustness score against mean accuracy under white noise, one point per
+# trained model (the Spearman correlation and its exact permutation p are in the
+# sentence below).
+# ```
 
 # %%
 srs_text = verdicts.correlation_sentence(rho, p_value, n_models, claim="I-ASIDE's: higher SRS, more robust")
@@ -238,7 +263,15 @@ print((100 * power_table).round(1).to_string())
 # %%
 fig, ax = plt.subplots(figsize=(9, 4))
 figures.plot_band_power(power, ax=ax, title="Fraction of spectral power per I-ASIDE band (log scale)")
-plt.show()
+glue("fig-band-power", plt.gcf(), display=False)
+plt.close("all")
+
+# %% [markdown]
+# ```{glue:figure} fig-band-power
+# :name: "fig-band-power"
+# Fraction of spectral power per I-ASIDE band of the training noise shapes, of the white
+# test noise and of the clean test spectrograms (means removed), log scale.
+# ```
 
 # %%
 half = iaside_bands // 2

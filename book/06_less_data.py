@@ -38,6 +38,7 @@ import time
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown
+from myst_nb import glue
 
 import timm  # noqa: F401  (imported here so its one-time import warnings land in this cell)
 
@@ -84,7 +85,16 @@ shown
 
 # %%
 fig = plot_data_size(table, title=f"Baseline and NSDE ({P.arch}) against training-set size")
-plt.show()
+glue("fig-data-size", plt.gcf(), display=False)
+plt.close("all")
+
+# %% [markdown]
+# ```{glue:figure} fig-data-size
+# :name: "fig-data-size"
+# Test accuracy of the baseline and the NSDE (noise on) against the training-set size,
+# clean and under white noise, every training seed (95% intervals with the seed as
+# unit).
+# ```
 
 # %% [markdown]
 # ## What the data say

@@ -85,7 +85,15 @@ print(counts.to_string())
 # %%
 fig = plot_gallery(plaid.train, plaid.class_names, per_class=3, sample_rate=plaid.sample_rate, seed=P.seed,
                    stft=PLAID_STFT)
-plt.show()
+glue("fig-plaid-gallery", plt.gcf(), display=False)
+plt.close("all")
+
+# %% [markdown]
+# ```{glue:figure} fig-plaid-gallery
+# :name: "fig-plaid-gallery"
+# Three training spectrograms of every PLAID appliance class (128-sample windows every 8
+# samples, linear axis to 15 kHz).
+# ```
 
 # %% [markdown]
 # ## Table 1: clean accuracy

@@ -53,6 +53,7 @@ import time
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown
+from myst_nb import glue
 
 from nsde.core.noise import parse_grid
 from nsde.measures.attribution import attribute
@@ -120,7 +121,16 @@ ss.grid_table(diffs)
 fig = figures.plot_grid(diffs, higher_is_better=ss.HIGHER_IS_BETTER,
                         title=f"Noise shape x sigma, difference from the baseline ({P.shape_n_images} images; blue: "
                               "better; dot: Holm-adjusted over the grid)")
-plt.show()
+glue("fig-grid", plt.gcf(), display=False)
+plt.close("all")
+
+# %% [markdown]
+# ```{glue:figure} fig-grid
+# :name: "fig-grid"
+# Each cell of the noise-shape grid minus the baseline, per measure, coloured so that
+# blue is better (one trained network per cell; a dot marks a difference Holm-adjusted
+# over the whole grid; grey cells are not in this profile's grid).
+# ```
 
 # %% [markdown]
 # ## The paper's Brownian noise against attribution-shaped noise

@@ -26,13 +26,17 @@ import json
 import pandas as pd
 from IPython.display import Markdown
 
+from nsde.report import provenance
 from nsde.runbook import REPO
+from nsde.studies.setup import setup
+
+S = setup(profile, zoo=False)
 
 results = REPO / "results" / "gpu"
 recorded = (results / "provenance.json").exists()
 if not recorded:
-    text = ("**No GPU run has been recorded yet.** The sessions that built this book had no GPU. To record one, on a "
-            "CUDA machine: `make gpu-run` (about 10 minutes of one GPU), then commit `results/gpu/`.")
+    text = ("**No GPU run has been recorded yet**, and this build had no GPU. To record one, on a CUDA machine: "
+            "`make gpu-run` (about 10 minutes of one GPU), then commit `results/gpu/`.")
 else:
     prov = json.loads((results / "provenance.json").read_text())
     text = ("**A recorded GPU run** (not computed by this build): " + ", ".join(
@@ -58,3 +62,6 @@ for name in ("table1.csv", "table2.csv", "table3.csv", "table3_adaptive.csv"):
     if recorded and (results / name).exists():
         print(name)
         display(pd.read_csv(results / name))  # noqa: F821
+
+# %% tags=["remove-input"]
+Markdown(provenance.footer(S, "09_gpu"))

@@ -56,3 +56,9 @@ def test_a_finding_that_is_not_a_seed_test_is_recorded_as_text():
 def test_an_unknown_claim_is_refused():
     with pytest.raises(ValueError, match=r"claim must be one of \[.*'table1'.*\], but found 'table9'"):
         findings.record_text("p", "table9", "harmonic", "holds", "x")
+
+
+def test_a_build_speaks_only_of_its_own_profile():
+    findings.record("quick", verdict(), "harmonic")
+    text = findings.answer("quick") + findings.evidence("quick") + findings.findings_table("quick").to_string()
+    assert "default" not in text and "paper profile" not in text

@@ -13,6 +13,12 @@ def test_toc_lists_root_then_chapters_in_order():
         assert runbook._source(entry).exists()
 
 
+def test_the_first_page_lists_every_chapter_of_the_toc():
+    listed = runbook.toc_chapters()
+    for entry in runbook.toc_entries()[1:]:
+        assert f"]({entry.split('/')[-1]})" in listed
+
+
 def test_strip_volatile_drops_timing_and_stderr_but_keeps_results(tmp_path):
     cell = new_code_cell("print(1)", execution_count=3)
     cell.metadata["papermill"] = {"duration": 1.2}

@@ -143,7 +143,8 @@ def figure_maps(models: Mapping[str, Classifier], x, *, n_steps: int, nt_samples
             pred = run.model(x).argmax(1)
         for method, a in cached_attributions(run, x, pred, n_steps=n_steps, nt_samples=nt_samples, seed=seed,
                                              **PATH).items():
-            maps[f"{name.split(' ')[0]}\n{names[method]}"] = a
+            short = "baseline" if name.lower().startswith("baseline") else "NSDE"
+            maps[f"{short}\n{names[method]}"] = a
     return maps
 
 
