@@ -126,6 +126,17 @@ found = findings.load(profile)
 found[["claim", "dataset", "verdict", "estimate", "sizes", "mde"]].rename(columns={"mde": "detectable (80%)"})
 
 # %% [markdown]
+# ## What more training seeds would buy
+#
+# The same minimal detectable effect for the main claims' endpoints if each model had been
+# trained from more seeds, at this build's own variance: the budget a reader would need to
+# test the paper's effects (Table 2: +5.1 points averaged over its intensities; Table 3:
+# +6.25 over its budgets).
+
+# %%
+findings.power_frontier(profile)
+
+# %% [markdown]
 # ## The recorded calibration at the default sizes
 #
 # `benchmarks/bench_calibration.py` runs the same simulation with at least 1,000 replicates

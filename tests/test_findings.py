@@ -62,3 +62,10 @@ def test_a_build_speaks_only_of_its_own_profile():
     findings.record("quick", verdict(), "harmonic")
     text = findings.answer("quick") + findings.evidence("quick") + findings.findings_table("quick").to_string()
     assert "default" not in text and "paper profile" not in text
+
+
+def test_more_seeds_shrink_the_detectable_effect_in_the_frontier():
+    findings.record("p", verdict(estimate=0.01, se=0.02), "harmonic")
+    frontier = findings.power_frontier("p", seeds=(5, 20)).iloc[0]
+    five, twenty = (float(frontier[f"{s} seeds"].split()[0]) for s in (5, 20))
+    assert twenty < five and frontier["claim"] == "table2"

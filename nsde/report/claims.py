@@ -26,7 +26,7 @@ whole pipeline are measured by simulation in :mod:`nsde.report.calibration`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -195,7 +195,6 @@ class Verdict:
     excluded: tuple = ()
     paper: float | None = None
     what: str = "setting"
-    extra: dict = field(default_factory=dict)
 
     @property
     def mde(self) -> float:

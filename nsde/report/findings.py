@@ -18,9 +18,11 @@ from nsde._infra.cache import CacheError, cache_root, save_json
 from nsde.report import paper
 from nsde.report.claims import CLAIMS, Verdict
 
-__all__ = ["paper_numbers", "record", "record_text", "load", "findings_table", "evidence", "answer", "HEADLINE", "clear"]
+__all__ = ["paper_numbers", "record", "record_text", "load", "findings_table", "evidence", "answer", "HEADLINE", "power_frontier",
+           "clear"]
 
-COLUMNS = ["claim", "dataset", "verdict", "estimate", "sizes", "mde", "detail", "chapter", "models"]
+COLUMNS = ["claim", "dataset", "verdict", "estimate", "sizes", "mde", "detail", "chapter", "models", "se", "df",
+           "n_seeds", "scale", "unit"]
 
 
 def paper_numbers() -> dict[str, str]:
@@ -101,9 +103,11 @@ def record(profile: str, verdict: Verdict, dataset: str, *, models: str = "", ch
         chapter: the chapter that shows it (default: the claim's chapter).
     """
     c = verdict.claim
+    t = verdict.primary
     _save(profile, {"claim": c.key, "dataset": dataset, "verdict": verdict.word, "estimate": verdict.interval_text,
                     "sizes": verdict.sizes_text, "mde": c.fmt(verdict.mde, signed=False), "detail": verdict.sentence(),
-                    "chapter": chapter or c.chapter, "models": models})
+                    "chapter": chapter or c.chapter, "models": models, "se": t.se, "df": t.df, "n_seeds": t.n_seeds,
+                    "scale": c.scale, "unit": c.unit})
 
 
 def record_text(profile: str, claim: str, dataset: str, verdict: str, detail: str, *, estimate: str = "",
@@ -188,3 +192,25 @@ def answer(profile: str) -> str:
     head = ("What this build finds for the paper's main claims (NSDE minus baseline, 95% interval with the training "
             "seed as unit; the full table and the evidence are on the findings page):")
     return head + "\n\n" + "\n".join(lines)
+
+
+def power_frontier(profile: str, claims=("table2", "table3", "table3-adaptive", "table1"),
+                   seeds=(3, 5, 8, 12, 20), power: float = 0.8) -> pd.DataFrame:
+    """What more seeds would buy: the minimal detectable effect of each recorded primary
+    endpoint if the build had ``seeds`` training seeds per model, at its own variance (the
+    seed part of its standard error scaled by ``sqrt(S / S')``, ``S' - 1`` degrees of
+    freedom; the image part of the variance is counted as seed part, which errs on the
+    side of a larger effect)."""
+    from nsde.stats.inference import SeedTest
+
+    found = load(profile)
+    rows = []
+    for r in found[found["claim"].isin(claims)].itertuples():
+        if not (isinstance(r.se, float) and r.se > 0 and r.df > 0 and r.n_seeds > 1):
+            continue
+        row = {"claim": r.claim, "dataset": r.dataset, f"detectable now ({int(r.n_seeds)} seeds)": r.mde}
+        for s in seeds:
+            t = SeedTest(0.0, r.se * (r.n_seeds / s) ** 0.5, s - 1.0, s, 0)
+            row[f"{s} seeds"] = f"{r.scale * t.mde(power, 0.05):.1f}{(' ' + r.unit) if r.unit else ''}"
+        rows.append(row)
+    return pd.DataFrame(rows)
