@@ -33,6 +33,8 @@ def test_an_intensity_counts_only_where_every_classifier_beats_chance_at_every_s
 def _search(rows):
     df = pd.DataFrame(rows).set_index("setting")
     df["train images"], df["image_size"] = 7000, 64
+    if "arch" not in df:
+        df["arch"] = "resnet10t"
     return df
 
 
@@ -43,6 +45,8 @@ def test_the_regime_rule_keeps_the_nearest_and_the_cheapest_of_the_tied():
     assert regime.choose(s) == "epochs=10"  # within a point of the nearest, and half the cost
     s.loc["epochs=10", "distance to paper (points)"] = 5.7
     assert regime.choose(s) == "centre"
+    s.loc["top_db=30", ["distance to paper (points)", "arch"]] = [5.0, "convnext_atto"]
+    assert regime.choose(s) == "top_db=30"  # tied with the nearest: the paper's family is preferred
 
 
 def test_the_profile_is_compared_with_the_chosen_setting_knob_by_knob():
