@@ -44,26 +44,26 @@ WORDS = ("holds", "holds in part", "is mixed", "equivalent", "inconclusive", "do
 ALPHA = 0.05
 
 
+def _paper_effect(table: dict, xcol: str, what: str, settings: Sequence[float]) -> float:
+    """The paper's NSDE-minus-ConvNeXt accuracy (fraction) averaged over ``settings`` of one
+    of its tables."""
+    rows = dict(zip(table[xcol], zip(table["ConvNeXt-Base"], table["Neural SDE"])))
+    missing = [s for s in settings if s not in rows]
+    if missing or not settings:
+        raise ValueError(f"the paper's {what} has no {xcol} {missing}; it has {table[xcol]}")
+    return float(np.mean([rows[s][1] - rows[s][0] for s in settings])) / 100
+
+
 def paper_table2_effect(intensities: Sequence[float]) -> float:
     """The paper's NSDE-minus-ConvNeXt accuracy (fraction) averaged over ``intensities`` of
     its Table 2."""
-    t2 = paper.TABLE2
-    rows = dict(zip(t2["intensity"], zip(t2["ConvNeXt-Base"], t2["Neural SDE"])))
-    missing = [i for i in intensities if i not in rows]
-    if missing or not intensities:
-        raise ValueError(f"the paper's Table 2 has no intensity {missing}; it has {t2['intensity']}")
-    return float(np.mean([rows[i][1] - rows[i][0] for i in intensities])) / 100
+    return _paper_effect(paper.TABLE2, "intensity", "Table 2", intensities)
 
 
 def paper_table3_effect(budgets: Sequence[float]) -> float:
     """The paper's NSDE-minus-ConvNeXt robust accuracy (fraction) averaged over ``budgets``
     of its Table 3."""
-    t3 = paper.TABLE3
-    rows = dict(zip(t3["eps"], zip(t3["ConvNeXt-Base"], t3["Neural SDE"])))
-    missing = [e for e in budgets if e not in rows]
-    if missing or not budgets:
-        raise ValueError(f"the paper's Table 3 has no budget {missing}; it has {t3['eps']}")
-    return float(np.mean([rows[e][1] - rows[e][0] for e in budgets])) / 100
+    return _paper_effect(paper.TABLE3, "eps", "Table 3", budgets)
 
 
 def _table1_effect(_settings=()) -> float:
