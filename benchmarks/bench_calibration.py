@@ -1,7 +1,7 @@
 """The verdict pipeline's error rates at the book's sizes, and the alternatives it was chosen over.
 
     python benchmarks/bench_calibration.py                  # 1,000 replicates per row -> results/calibration.csv
-    python benchmarks/bench_calibration.py --reps 200 --out /tmp/cal.csv
+    python benchmarks/bench_calibration.py --reps 200 --out cal.csv
 
 For each interval method (the book's seed-level test, and two alternatives it was chosen
 over: treating every (seed, image) as an independent image, and the seeds-and-images

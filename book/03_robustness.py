@@ -133,12 +133,9 @@ print(f"informative intensities: {noise.informative}; left out: {noise.at_chance
 # ### Verdict on Table 2
 
 # %%
-if "table2" in noise.verdicts:
-    findings.record(profile, noise.verdicts["table2"], data.name, models=S.models_text)
-    text = noise.verdicts["table2"].sentence()
-else:
-    text = "No intensity of the paper's eight is informative here (every one is at chance on validation)."
-Markdown(text)
+Markdown(findings.record_all(profile, noise.verdicts, ["table2"], data.name, models=S.models_text,
+                            none="No intensity of the paper's eight is informative here (each is at chance on "
+                                 "validation)."))
 
 # %% [markdown]
 # ### Where the noise helps: training with it, or keeping it on
@@ -150,12 +147,8 @@ Markdown(text)
 # on the same endpoint as Table 2's.
 
 # %%
-lines = []
-for key in ("noise-training", "noise-test-time"):
-    if key in noise.verdicts:
-        findings.record(profile, noise.verdicts[key], data.name, models=S.models_text)
-        lines.append(noise.verdicts[key].sentence())
-Markdown("\n\n".join(f"- {s}" for s in lines) or "No informative intensity.")
+Markdown(findings.record_all(profile, noise.verdicts, ["noise-training", "noise-test-time"], data.name,
+                            models=S.models_text, none="No informative intensity."))
 
 # %%
 print(verdicts.loses_accuracy(noise.test))  # NBVAL_CHECK_OUTPUT
@@ -270,12 +263,8 @@ pd.concat(att.sources, names=["classifier"]) if att.sources else "no attack ran"
 # ### Verdicts on Table 3
 
 # %%
-lines = []
-for key in ("table3", "table3-adaptive"):
-    if key in att.verdicts:
-        findings.record(profile, att.verdicts[key], data.name, models=S.models_text)
-        lines.append(att.verdicts[key].sentence())
-Markdown("\n\n".join(f"- {s}" for s in lines) or "Too few images qualify for the attacks.")
+Markdown(findings.record_all(profile, att.verdicts, ["table3", "table3-adaptive"], data.name, models=S.models_text,
+                            none="Too few images qualify for the attacks."))
 
 # %% [markdown]
 # **Under the strongest attack, which noise helps?** The same split as under random noise,
@@ -283,7 +272,8 @@ Markdown("\n\n".join(f"- {s}" for s in lines) or "Too few images qualify for the
 # with noise), the ensemble against its own noise-off network (test-time noise).
 
 # %%
-Markdown("\n\n".join(f"- {v.sentence()}" for v in ast_.noise_sources(att).values()))
+Markdown(findings.record_all(profile, ast_.noise_sources(att), ["noise-training-attack", "noise-test-time-attack"],
+                            data.name, models=S.models_text))
 
 # %% [markdown]
 # ## Is the attack converged, and are the gradients masked?

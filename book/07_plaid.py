@@ -131,12 +131,8 @@ ax.axhline(100 * noise.chance, color="grey", lw=0.8)
 glue("fig-plaid-noise", fig, display=False)
 plt.close(fig)
 glue("plaid-test", noise.n_images, display=False)
-lines = []
-for key in ("table2", "noise-training", "noise-test-time"):
-    if key in noise.verdicts:
-        findings.record(profile, noise.verdicts[key], plaid.name, models=S.models_text, chapter="07_plaid")
-        lines.append(noise.verdicts[key].sentence())
-Markdown("\n\n".join(f"- {s}" for s in lines) or "No intensity is informative on PLAID.")
+Markdown(findings.record_all(profile, noise.verdicts, ["table2", "noise-training", "noise-test-time"], plaid.name,
+                            models=S.models_text, chapter="07_plaid", none="No intensity is informative on PLAID."))
 
 # %% [markdown]
 # ```{glue:figure} fig-plaid-noise
@@ -158,12 +154,8 @@ print(f"attacked: {att.n_images} of {att.eligible} eligible recordings in a pool
 pd.concat({label: format_tables(tables, "eps") for label, tables in att.tables.items()}, axis=1) if att.tables else None
 
 # %%
-lines = []
-for key in ("table3", "table3-adaptive"):
-    if key in att.verdicts:
-        findings.record(profile, att.verdicts[key], plaid.name, models=S.models_text, chapter="07_plaid")
-        lines.append(att.verdicts[key].sentence())
-Markdown("\n\n".join(f"- {s}" for s in lines) or "Too few recordings qualify for the attacks.")
+Markdown(findings.record_all(profile, att.verdicts, ["table3", "table3-adaptive"], plaid.name, models=S.models_text,
+                            chapter="07_plaid", none="Too few recordings qualify for the attacks."))
 
 # %% [markdown]
 # ## Table 4 and ABC as a reliability signal
@@ -172,12 +164,8 @@ Markdown("\n\n".join(f"- {s}" for s in lines) or "Too few recordings qualify for
 expl = es.explanation_study({"baseline": models[BASELINE], "Neural SDE": models[NOISE_OFF]}, plaid,
                             n_images=Q.attr_n_images, n_steps=Q.ig_n_steps, abc=abc_settings(Q),
                             stability=stability_settings(Q), seed=Q.seed)
-lines = es.contrast_sentences(expl)
-for key in ("table4", "abc-reliability"):
-    if key in expl.verdicts:
-        findings.record(profile, expl.verdicts[key], plaid.name, models=S.models_text, chapter="07_plaid")
-        lines.append(expl.verdicts[key].sentence())
-Markdown("\n\n".join(f"- {s}" for s in lines))
+Markdown("\n\n".join(f"- {s}" for s in es.contrast_sentences(expl)) + "\n\n" + findings.record_all(
+    profile, expl.verdicts, ["table4", "abc-reliability"], plaid.name, models=S.models_text, chapter="07_plaid"))
 
 # %% [markdown]
 # ## What the real recordings add

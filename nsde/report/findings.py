@@ -18,7 +18,7 @@ from nsde._infra.cache import CacheError, cache_root, save_json
 from nsde.report import paper
 from nsde.report.claims import CLAIMS, Verdict
 
-__all__ = ["paper_numbers", "record", "record_text", "load", "findings_table", "evidence", "answer", "HEADLINE", "power_frontier",
+__all__ = ["paper_numbers", "record", "record_text", "load", "findings_table", "evidence", "answer", "HEADLINE", "power_frontier", "record_all",
            "clear"]
 
 COLUMNS = ["claim", "dataset", "verdict", "estimate", "sizes", "mde", "detail", "chapter", "models", "se", "df",
@@ -214,3 +214,15 @@ def power_frontier(profile: str, claims=("table2", "table3", "table3-adaptive", 
             row[f"{s} seeds"] = f"{r.scale * t.mde(power, 0.05):.1f}{(' ' + r.unit) if r.unit else ''}"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def record_all(profile: str, verdicts: dict, keys, dataset: str, *, models: str = "", chapter: str | None = None,
+               none: str = "No verdict could be computed here.") -> str:
+    """Record the verdicts of ``keys`` found in ``verdicts`` and return their sentences as a
+    Markdown list (``none`` when there is none)."""
+    lines = []
+    for key in keys:
+        if key in verdicts:
+            record(profile, verdicts[key], dataset, models=models, chapter=chapter)
+            lines.append(f"- {verdicts[key].sentence()}")
+    return "\n\n".join(lines) or none
