@@ -45,6 +45,7 @@ import timm  # noqa: F401  (imported here so its one-time import warnings land i
 from nsde.report import findings, provenance, verdicts
 from nsde.report.figures import plot_data_size
 from nsde.studies.data_size import data_size_table, less_data_verdict, train_fraction_zoo
+from nsde.studies import regime
 from nsde.studies.setup import setup
 
 S = setup(profile, zoo=False)
@@ -58,6 +59,8 @@ runs = train_fraction_zoo(data, P, fractions, n_seeds=P.n_seeds)
 print(f"{P.arch}, training fractions {fractions} of {len(data.train)} images, {P.epochs} epochs each, "
       f"{P.n_seeds} seeds per size and model")  # NBVAL_CHECK_OUTPUT
 print(f"trained or loaded {2 * len(fractions) * P.n_seeds} models in {time.perf_counter() - t0:.0f} s")
+print(regime.convergence_sentence({f"{name} on {f:g} of the data": r for f, pair in runs.items()
+                                   for name, r in pair.items()}))
 
 # %% [markdown]
 # ## Accuracy against training-set size
