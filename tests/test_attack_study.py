@@ -2,6 +2,8 @@
 single noisy passes with CE is measurably weaker than attacking the ensemble's own output,
 the battery finds the weaker point, and the masking check flags the single-pass attacks."""
 import math
+
+import numpy as np
 from types import SimpleNamespace
 
 import pytest
@@ -100,3 +102,24 @@ def test_a_deterministic_classifier_gets_ce_and_dlr_and_two_classes_get_ce_only(
     names = [s.name for s in ast_.battery(ens, eot_iter=3, n_classes=16)]
     assert names == ["APGD-CE, non-adaptive", "APGD-CE, EOT-3 on single passes", "APGD-CE, EOT-3 on the ensemble",
                      "APGD-DLR, EOT-3 on the ensemble"]
+
+
+def test_masking_checks_flag_a_rising_worst_case_and_a_stronger_gradient_free_attack():
+    from nsde.stats.compare import table_from_scores
+
+    n = 200
+    rng = np.random.default_rng(0)
+
+    def table(*rates):  # three "seeds", the same images, correctness at each budget
+        return table_from_scores("eps", [0.1, 0.2], [np.stack([rng.random(n) < r for _ in range(3)]).astype(float)
+                                                     for r in rates])
+
+    rising = table(0.2, 0.6)  # robust accuracy rises with the budget: a masking sign
+    study = ast_.AttackStudy([0.1, 0.2], {"NSDE ensemble": {"APGD-CE, EOT-2 on the ensemble": rising,
+                                                            "worst case": rising}}, {}, n_images=n)
+    square = table(0.0, 0.0)
+    square.attrs["reference"] = table(0.5, 0.5)  # the profile's attack, far weaker than Square
+    checks = ast_.masking_checks(study, extra={"Square (gradient-free)": square}).set_index(["check", "eps"])["result"]
+    assert checks[("worst case does not rise from eps 0.1", 0.2)] == "failed"
+    assert checks[("the profile's attack as strong as Square (gradient-free)", 0.2)] == "failed"
+    assert checks[("APGD-CE, EOT-2 on the ensemble as strong as the battery", 0.1)] == "passed"
