@@ -28,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from nsde._infra.buildlog import BuildProgress
 from nsde._infra.cache import cache_root
 from nsde.report.findings import clear
 from nsde.studies.profiles import (
@@ -211,6 +212,7 @@ def execute_book(profile: str, dest: Path, chapters: list[str] | None = None) ->
         clear(profile)
     done = {}
     total = time.perf_counter()
+    progress = BuildProgress(dest, profile, chapters=list(selected))
     for entry, path in selected.items():
         out = dest / f"{entry}.ipynb"
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -219,8 +221,9 @@ def execute_book(profile: str, dest: Path, chapters: list[str] | None = None) ->
         start = time.perf_counter()
         print(f"[{profile}] executing {entry} ...", flush=True)
         try:
-            papermill.execute_notebook(str(path), str(tmp), parameters={"profile": profile}, kernel_name=KERNEL,
-                                       cwd=str((REPO / entry).parent), progress_bar=False)
+            with progress.chapter(entry) as hooks:
+                papermill.execute_notebook(str(path), str(tmp), parameters={"profile": profile}, kernel_name=KERNEL,
+                                           cwd=str((REPO / entry).parent), progress_bar=False, **hooks)
         except papermill.PapermillExecutionError as exc:
             if tmp.exists():
                 os.replace(tmp, failed)
@@ -239,6 +242,7 @@ def execute_book(profile: str, dest: Path, chapters: list[str] | None = None) ->
         print(f"[{profile}] {entry} done in {time.perf_counter() - start:.0f} s", flush=True)
         done[entry] = out
     print(f"[{profile}] executed {len(done)} chapters in {time.perf_counter() - total:.0f} s", flush=True)
+    progress.summary()
     return done
 
 
