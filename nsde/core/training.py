@@ -55,7 +55,9 @@ __all__ = ["ModelSpec", "TrainConfig", "TrainedModel", "NSDE_TRAINING_VERSION", 
 #: Version of the NSDE training computation; part of an NSDE model's cache key, so that
 #: weights trained by an older implementation are never loaded as current ones.
 #: 2: the noise scale ``sigma * rms`` is a stop-gradient constant in training.
-NSDE_TRAINING_VERSION = 2
+#: 3: noise drawn once per pass from two generators, shaped by separable matrix products,
+#: added in the activations' dtype (bf16 residual sums stay bf16, as the baseline's).
+NSDE_TRAINING_VERSION = 3
 #: Version of the training loop itself (optimiser groups, schedule); part of every key.
 #: 2: timm's parameter groups and cosine scheduler; precision policy.
 TRAINING_VERSION = 2
