@@ -24,14 +24,14 @@ import torch.nn.functional as F
 
 from _rounds import ratio_interval, run_rounds
 from nsde.core.models import build_model
-from nsde._infra.runtime import configure, precision
+from nsde._infra.runtime import configure, optimizer_options, precision
 
 
 def _step_fn(model, x, y, device):
     cuda = device.type == "cuda"
     # lr = 0: the step does all the work of a real one (AdamW computes its update) but the
     # weights stay put, so step times do not drift apart as the models' weights diverge.
-    opt = torch.optim.AdamW(model.parameters(), lr=0.0)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.0, **optimizer_options(device))  # as training does
 
     def step():
         logits = model(x)  # the model applies its precision (bf16 autocast + channels_last or fp32)
