@@ -17,8 +17,8 @@ fraction of the peak of the same precision (median over rounds of the within-rou
 PyTorch has one). Options add candidates: ``--compile`` (``torch.compile``, inductor),
 ``--unfused`` (AdamW's per-tensor loop, as before),
 ``--batches 64 128`` (larger training batches than the profile's, for reference only),
-``--loop`` (the ensemble's passes one at a time, as before they were stacked, and the EOT
-gradient's draws stacked in one forward/backward).
+``--loop`` (the ensemble's passes and the EOT gradient's draws one at a time, as before
+they were stacked along the batch).
 
     python benchmarks/bench_peak.py [--rounds 15] [--arch resnet10t] [--compile] [--unfused] [--batches 64 128]
                                     [--loop] [--only train ensemble eot]
@@ -102,23 +102,13 @@ def _ensemble(arch, prec, size, n=256, samples=4, loop=False):
     return run, flops, n
 
 
-def _stacked_eot_gradient(model, x, y, draws):
-    """The EOT gradient from one forward/backward of ``draws`` stacked copies (a candidate:
-    APGD's own EOT loop, which the book's attacks run, cannot stack)."""
-    xs = x.detach().repeat(draws, 1, 1, 1).requires_grad_(True)
-    with torch.enable_grad():
-        loss = F.cross_entropy(model(xs), y.repeat(draws), reduction="sum")
-    return torch.autograd.grad(loss, [xs])[0].view(draws, *x.shape).mean(0)
-
-
-def _eot(arch, prec, size, n=100, draws=5, stacked=False):
+def _eot(arch, prec, size, n=100, draws=5, loop=False):
     model = _nsde(arch, prec, size)
     x, y = torch.rand(n, 1, size, size), torch.randint(0, 16, (n,))
-    grad = _stacked_eot_gradient if stacked else eot_gradient
 
     def run():
         with noise_mode(model, "on"):
-            return grad(model, x, y, draws)
+            return eot_gradient(model, x, y, draws, stack=not loop)
     def one_draw():  # the input gradient only, as autograd.grad computes it (FlopCounterMode
         # cannot follow autograd.grad, so: backward with the weights frozen)
         xs = x.clone().requires_grad_(True)
@@ -166,7 +156,7 @@ def main() -> None:
         if "eot" in only:
             work[f"EOT 5 draws {prec}"] = (*_eot(a.arch, prec, a.size), prec)
             if a.loop:
-                work[f"EOT 5 draws {prec} stacked"] = (*_eot(a.arch, prec, a.size, stacked=True), prec)
+                work[f"EOT 5 draws {prec} loop"] = (*_eot(a.arch, prec, a.size, loop=True), prec)
     if "train" in only:
         for b in a.batches:
             work[f"train bf16 batch {b}"] = (*_train(a.arch, "bf16", b, a.size), "bf16")

@@ -85,6 +85,22 @@ def test_eot_gradient_is_mean_of_per_draw_gradients():
     torch.testing.assert_close(g, torch.stack(grads).mean(0))
 
 
+def test_stacked_eot_gradient_is_the_same_estimator():
+    """In eval() the draws run as one pass of stacked copies: exact without noise, and the
+    same expectation with it."""
+    model = NoisyNet(sigma=1.0).eval()
+    x, y = images(n=5)
+    model.set_noise("off")
+    xi = x.clone().requires_grad_(True)
+    plain = torch.autograd.grad(F.cross_entropy(model(xi), y, reduction="sum"), xi)[0]
+    torch.testing.assert_close(at.eot_gradient(model, x, y, 4), plain)
+    torch.testing.assert_close(at.eot_gradient(model, x, y, 7, max_images=10), plain)  # groups of 2 copies
+    model.set_noise("on")
+    stacked = torch.stack([at.eot_gradient(model, x, y, 4) for _ in range(300)]).mean(0)
+    loop = torch.stack([at.eot_gradient(model, x, y, 4, stack=False) for _ in range(300)]).mean(0)
+    assert (stacked - loop).abs().max() < 0.1 * loop.abs().max()
+
+
 def test_apgd_attacks_every_image_of_a_randomised_model():
     model = NoisyNet(sigma=5.0)  # loud noise: one noisy pass misclassifies many images
     x, y = images(n=10)

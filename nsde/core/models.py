@@ -74,6 +74,7 @@ model is ``"fp32"``.
 from __future__ import annotations
 
 import math
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -112,16 +113,16 @@ _STACK_IMAGES = 1024
 #: largest part of the NSDE's extra step cost). A fixed count, so that the draws do not
 #: depend on the number of threads.
 _PARTS = 2
-_WORKERS = None
+_WORKERS: tuple[int, object] | None = None  # (pid, executor): a forked child starts its own
 
 
 def _workers():
     global _WORKERS
-    if _WORKERS is None:
+    if _WORKERS is None or _WORKERS[0] != os.getpid():
         from concurrent.futures import ThreadPoolExecutor
 
-        _WORKERS = ThreadPoolExecutor(max_workers=_PARTS - 1, thread_name_prefix="nsde-noise")
-    return _WORKERS
+        _WORKERS = (os.getpid(), ThreadPoolExecutor(max_workers=_PARTS - 1, thread_name_prefix="nsde-noise"))
+    return _WORKERS[1]
 
 
 def _draw_parts(n: int, generators: list[torch.Generator]) -> torch.Tensor:
