@@ -39,6 +39,7 @@ from typing import Iterator
 
 import yaml
 
+from nsde._infra.buildlog import BuildProgress
 from nsde._infra.cache import cache_root
 from nsde._infra.runtime import SettingError, check_environment
 from nsde.report.findings import clear
@@ -336,6 +337,7 @@ def _execute(profile: str, dest: Path, chapters: list[str] | None) -> dict[str, 
         clear(profile)
     done = {}
     total = time.perf_counter()
+    progress = BuildProgress(dest, profile, chapters=list(selected))
     for entry, path in selected.items():
         out = dest / f"{entry}.ipynb"
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -344,9 +346,10 @@ def _execute(profile: str, dest: Path, chapters: list[str] | None) -> dict[str, 
         start = time.perf_counter()
         print(f"[{profile}] executing {entry} ...", flush=True)
         try:
-            papermill.execute_notebook(str(path), str(tmp), parameters={"profile": profile}, kernel_name=KERNEL,
-                                       cwd=str((REPO / entry).parent), progress_bar=False,
-                                       iopub_timeout=IOPUB_TIMEOUT_S)
+            with progress.chapter(entry) as hooks:
+                papermill.execute_notebook(str(path), str(tmp), parameters={"profile": profile}, kernel_name=KERNEL,
+                                           cwd=str((REPO / entry).parent), progress_bar=False,
+                                           iopub_timeout=IOPUB_TIMEOUT_S, **hooks)
         except papermill.PapermillExecutionError as exc:
             if tmp.exists():
                 os.replace(tmp, failed)
@@ -364,6 +367,7 @@ def _execute(profile: str, dest: Path, chapters: list[str] | None) -> dict[str, 
         print(f"[{profile}] {entry} done in {time.perf_counter() - start:.0f} s", flush=True)
         done[entry] = out
     print(f"[{profile}] executed {len(done)} chapters in {time.perf_counter() - total:.0f} s", flush=True)
+    progress.summary()
     return done
 
 

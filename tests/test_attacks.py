@@ -74,7 +74,7 @@ def test_eot_gradient_is_mean_of_per_draw_gradients():
     x, y = images(n=5)
     model.set_noise("on")
     state = model.noise_stream()
-    g = at.eot_gradient(model, x, y, 4)
+    g = at.eot_gradient(model, x, y, 4, stack=False)  # one pass per draw, in order
     model.restore_noise_stream(state)
     grads = []
     for _ in range(4):
@@ -82,6 +82,28 @@ def test_eot_gradient_is_mean_of_per_draw_gradients():
         grads.append(torch.autograd.grad(F.cross_entropy(model(xi), y, reduction="sum"), xi)[0])
     assert not torch.allclose(grads[0], grads[1])  # the draws differ, so the test means something
     torch.testing.assert_close(g, torch.stack(grads).mean(0))
+
+
+def test_stacked_eot_gradient_is_the_same_estimator():
+    """In eval() the draws run as one pass of stacked copies: exact without noise, and the
+    same expectation with it."""
+    model = NoisyNet(sigma=1.0).eval()
+    x, y = images(n=5)
+    model.set_noise("off")
+    xi = x.clone().requires_grad_(True)
+    plain = torch.autograd.grad(F.cross_entropy(model(xi), y, reduction="sum"), xi)[0]
+    torch.testing.assert_close(at.eot_gradient(model, x, y, 4), plain)
+    torch.testing.assert_close(at.eot_gradient(model, x, y, 7, max_images=10), plain)  # groups of 2 copies
+    model.set_noise("on")
+    n = 100
+    stacked = torch.stack([at.eot_gradient(model, x, y, 4) for _ in range(n)]).flatten(1)
+    loop = torch.stack([at.eot_gradient(model, x, y, 4, stack=False) for _ in range(n)]).flatten(1)
+    single = torch.stack([at.eot_gradient(model, x, y, 1) for _ in range(n)]).flatten(1)
+    z = (stacked.mean(0) - loop.mean(0)) / (stacked.var(0) / n + loop.var(0) / n).sqrt().clamp_min(1e-12)
+    assert z.abs().mean() < 1.0  # same mean: |z| of a standard normal averages 0.8
+    # each stacked copy has a draw of its own: a quarter of one draw's variance, as the loop's
+    assert 0.7 < float((stacked.var(0) / loop.var(0)).median()) < 1.4
+    assert 0.15 < float((stacked.var(0) / single.var(0)).median()) < 0.4
 
 
 def test_apgd_attacks_every_image_of_a_randomised_model():

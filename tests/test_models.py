@@ -241,3 +241,75 @@ def test_pretrained_convnext_gets_a_one_channel_stem_and_a_new_head(tmp_path):
     assert not torch.equal(model.net.head.fc.weight[:11], rgb.head.fc.weight[:11])  # re-initialised, not sliced
     block = "stages.1.blocks.0.conv_dw.weight"
     assert torch.equal(model.net.state_dict()[block], rgb.state_dict()[block])  # the body is ImageNet's
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_fresh_noise_is_reproducible_from_the_seed_pass_after_pass(precision):
+    """The first pass of an input shape draws block by block, later ones in one piece: both
+    are functions of the seed and of the passes since it was set, and a scoring inside
+    noise_rng leaves the stream where it was."""
+    from nsde.core.models import noise_rng
+
+    _, a = _pair("resnet10t", noise="pink", sigma=0.2)
+    a.set_precision(precision).set_noise("on")
+    b = copy.deepcopy(a)
+    with torch.no_grad():
+        for m in (a, b):
+            m.reseed_noise(5)
+        outs = [(a(X), b(X)) for _ in range(3)]
+        assert all(torch.equal(p, q) for p, q in outs)
+        assert not torch.equal(outs[1][0], outs[2][0])  # fresh draws each pass
+        with noise_rng(a, 123):
+            a(X), a(X[:2])
+        assert torch.equal(a(X), b(X))
+        a.reseed_noise(5)
+        assert torch.equal(a(X), outs[0][0])  # a reseed starts the stream (and the block-by-block pass) over
+
+
+def test_pooled_draws_have_the_law_of_the_definition():
+    """Noise for channels-last activations is drawn for the whole pass in one piece, stored
+    (H, W, B, C) and shaped there: i.i.d. N(0, 1) draws, Brownian-sheet covariance."""
+    import math
+
+    from nsde.core.models import _NoiseState
+    from nsde.core.noise import hwbc, make_shaper
+
+    st = _NoiseState(0.1, make_shaper("brownian"), seed=0)
+    st.active = True
+    like = torch.empty(3000, 4, 6, 5).contiguous(memory_format=torch.channels_last)
+    x = torch.empty(3000, 1, 32, 32)
+    for _ in range(2):  # the first pass learns the sizes, the second draws them in one piece
+        st.begin_pass(0, x)
+        white = st.increment(0, 0, 1, like)
+        pooled = st._pool is not None
+        st.end_pass()
+    assert pooled and hwbc(white)
+    flat = white.permute(2, 3, 0, 1).flatten()
+    assert abs(flat.mean().item()) < 0.01 and abs(flat.var().item() - 1) < 0.01
+    h, w = 6, 5
+    sheet = st.shaper(white) * math.sqrt((h + 1) / 2 * (w + 1) / 2)
+    fields = sheet.permute(0, 1, 2, 3).reshape(-1, h * w)
+    cov = fields.T @ fields / len(fields)
+    for (i, j), (k, l) in [((0, 0), (0, 0)), ((5, 4), (5, 4)), ((2, 3), (4, 1)), ((5, 0), (0, 4))]:
+        expected = (min(i, k) + 1) * (min(j, l) + 1)
+        assert abs(cov[i * w + j, k * w + l].item() - expected) < 0.05 * expected + 0.05
+
+
+def test_stacked_monte_carlo_passes_have_the_law_of_a_loop_of_passes():
+    """Without gradients, in eval(), K noisy passes run as one forward of K stacked copies:
+    independent draws per copy, so the ensemble has the same law as K passes one by one."""
+    _, nsde = _pair("resnet10t", noise="white", sigma=0.5)
+    xx = X[:1].repeat(2, 1, 1, 1)
+    means = {}
+    with torch.no_grad():
+        for stack in (True, False):
+            nsde._noise.stack = stack
+            with noise_mode(nsde, "on", samples=4):
+                outs = torch.stack([nsde(xx).exp() for _ in range(20)])
+            assert torch.allclose(outs.sum(-1), torch.ones(outs.shape[:2]), atol=1e-5)
+            assert not torch.allclose(outs[:, 0], outs[:, 1])  # the two copies of one image get their own draws
+            means[stack] = outs.mean((0, 1))
+        nsde._noise.stack = True
+        assert nsde._stacked_passes(X, 4) == 4
+    assert torch.allclose(means[True], means[False], atol=0.03), means
+    assert nsde._stacked_passes(X, 4) == 1  # with gradients: one pass at a time

@@ -91,3 +91,34 @@ def test_dense_small_field_path_equals_definition(name, size):
         ref = shaper._apply(z) if name != "white" else z
         tol = 1e-5 if dtype == torch.float32 else 1e-12
         assert torch.allclose(fast, ref, atol=tol, rtol=0), (name, size, dtype)
+
+
+@pytest.mark.parametrize("name", SHAPES + ("powerlaw",))
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (4, 4), (5, 7), (8, 8), (16, 16), (20, 12)])
+def test_channels_last_and_hwbc_layouts_give_the_definition(name, size):
+    """NSDE blocks shape noise stored (H, W, B, C) (separable matrix products) or channels-last:
+    the same linear map as the definition, and the layout is kept."""
+    from nsde.core.noise import channels_last, hwbc
+
+    shaper = make_shaper(name, 1.5) if name == "powerlaw" else make_shaper(name)
+    for dtype in (torch.float32, torch.float64):
+        z = _white(6, *size).view(2, 3, *size).to(dtype)
+        ref = shaper._apply(z) if name != "white" else z
+        for stored, kept in ((z.permute(2, 3, 0, 1).contiguous().permute(2, 3, 0, 1), hwbc),
+                             (z.contiguous(memory_format=torch.channels_last), channels_last)):
+            out = shaper(stored)
+            assert out.shape == z.shape and out.dtype == dtype
+            if kept(stored):
+                assert kept(out), (name, size, kept.__name__)
+            tol = 2e-5 if dtype == torch.float32 else 1e-12
+            assert torch.allclose(out, ref, atol=tol, rtol=0), (name, size, dtype, kept.__name__)
+
+
+def test_hwbc_shaping_ignores_autocast():
+    """Inside a bf16 autocast region (bf16 models) the noise is still shaped in float32."""
+    z = _white(8, 16, 16).view(2, 4, 16, 16).permute(2, 3, 0, 1).contiguous().permute(2, 3, 0, 1)
+    shaper = make_shaper("pink")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = shaper(z)
+    assert out.dtype == torch.float32
+    assert torch.allclose(out, shaper._apply(z.contiguous()), atol=2e-5, rtol=0)

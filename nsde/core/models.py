@@ -36,9 +36,23 @@ that runs the original one and adds the noise; it has no parameters of its own, 
 Monte-Carlo pass), of size ``(1, C, H, W)`` and broadcast over the batch, so the network is
 a deterministic function of its input. Fresh draws (training, Monte-Carlo evaluation) use
 the same law, i.i.d. ``N(0, dt)`` increments on the depth grid, drawn directly from the
-model's private ``torch.Generator`` (one per item of the batch): a ``BrownianInterval``
-costs about six times a plain Gaussian draw here, which would break the +10% step budget.
-The private generator means an attack that reseeds the global RNG does not fix the noise.
+model's private ``torch.Generator`` objects (a ``BrownianInterval`` costs about six times a plain
+Gaussian draw). The private generators mean an attack that reseeds the global RNG does not
+fix the noise.
+
+**Cost.** Drawing is most of what an NSDE step costs beyond its baseline on a CPU (the CPU
+generator is serial: about 3.5 ms per million values here), so fresh draws are made once per
+pass: the first pass of an input shape after a reseed draws block by block and records the
+blocks' sizes, and later passes draw all of them in one call, in two halves from two
+generators, in parallel when there are two threads (:func:`_draw_parts`). Noise for
+channels-last activations (bf16 models, ConvNeXts) is stored ``(H, W, B, C)`` and shaped
+there by matrix products along each axis (:meth:`nsde.core.noise.Shaper._apply_hwbc`), in
+float32; in training the scaled noise is a constant added in place, in the activations'
+dtype and layout (bf16 activations get it rounded once to bf16, like the baseline's own
+residual sum), so autograd sees an identity. Without gradients, in ``eval()``, the ``K``
+passes of an ensemble run as one forward of ``K`` stacked copies of the batch
+(:meth:`NoisyClassifier._stacked_passes`): draws are independent per copy, so the law is
+that of ``K`` passes.
 
 **Noise** (:meth:`NoisyClassifier.set_noise`, :func:`noise_mode`), one vocabulary across
 the package: ``noise="train"`` (noise while ``model.training``), ``"off"`` (drift only),
@@ -60,6 +74,7 @@ model is ``"fp32"``.
 from __future__ import annotations
 
 import math
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -70,7 +85,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from nsde._infra.runtime import derive_seed
-from nsde.core.noise import SHAPES, Shaper, check_envelope, make_shaper, pool_envelope
+from nsde.core.noise import SHAPES, Shaper, channels_last, check_envelope, make_shaper, pool_envelope
 
 __all__ = ["ARCHS", "KINDS", "NOISE_MODES", "NoisyResidual", "NoisyClassifier", "build_model",
            "noise_mode", "noise_envelope", "noise_rng", "precision_mode", "is_random", "capture_noise",
@@ -89,6 +104,54 @@ PRECISIONS = ("fp32", "bf16")
 
 #: Total stride of the supported backbones: the smallest image they take.
 _MIN_SIZE = 32
+#: Most images in one forward of stacked noisy passes (:meth:`NoisyClassifier._stacked_passes`).
+_STACK_IMAGES = 1024
+
+
+#: A pass's fresh noise is drawn in this many parts, each from its own private generator and,
+#: with two or more CPU threads, in parallel (the CPU generator is serial: drawing is the
+#: largest part of the NSDE's extra step cost). A fixed count, so that the draws do not
+#: depend on the number of threads.
+_PARTS = 2
+_WORKERS: tuple[int, object] | None = None  # (pid, executor): a forked child starts its own
+
+
+def _workers():
+    global _WORKERS
+    if _WORKERS is None or _WORKERS[0] != os.getpid():
+        from concurrent.futures import ThreadPoolExecutor
+
+        _WORKERS = (os.getpid(), ThreadPoolExecutor(max_workers=_PARTS - 1, thread_name_prefix="nsde-noise"))
+    return _WORKERS[1]
+
+
+def _draw_parts(n: int, generators: list[torch.Generator]) -> torch.Tensor:
+    """``n`` i.i.d. N(0, 1) float32 values on the CPU: part ``i`` of ``len(generators)``
+    (equal parts) from ``generators[i]``, the parts drawn in parallel with two or more threads."""
+    out = torch.empty(n)
+    parts = out.tensor_split(len(generators))
+    if torch.get_num_threads() < 2 or n < 65536:
+        for part, g in zip(parts, generators):
+            part.normal_(generator=g)
+        return out
+    futures = [_workers().submit(part.normal_, generator=g) for part, g in zip(parts[1:], generators[1:])]
+    parts[0].normal_(generator=generators[0])
+    for f in futures:
+        f.result()
+    return out
+
+
+def _like_layout(flat: torch.Tensor, like: torch.Tensor, by_position: bool = False) -> torch.Tensor:
+    """``flat`` (``like.numel()`` i.i.d. values) viewed as a tensor shaped like ``like``: stored
+    ``(H, W, B, C)`` when ``by_position`` (the layout shapers work in, :func:`nsde.core.noise.hwbc`),
+    else in ``like``'s own layout (channels-last activations get channels-last noise). The
+    values are i.i.d., so the layout they are stored in does not change their law."""
+    b, c, h, w = like.shape
+    if by_position:
+        return flat.view(h, w, b, c).permute(2, 3, 0, 1)
+    if channels_last(like):
+        return flat.view(b, h, w, c).permute(0, 3, 1, 2)
+    return flat.view(b, c, h, w)
 
 
 class _NoiseState:
@@ -103,25 +166,60 @@ class _NoiseState:
         self.active = False  # set per forward by the owning model
         self.pass_index = 0
         self.record: list | None = None
+        self.stack = True  # Monte-Carlo passes stacked along the batch where the law allows it
         self.envelope: torch.Tensor | None = None  # (B or 1, 1, H, W) importance at input resolution
         self._pooled: dict[tuple, torch.Tensor] = {}
         self._base_seed = int(seed)
         self._generators: dict[str, torch.Generator] = {}
         self._paths: dict[int, object] = {}
+        # Fresh draws of one pass in one piece: the number of values each block takes, per
+        # input shape (learnt on the first pass of that shape after a reseed), and the pass's draw.
+        self._plans: dict[tuple, tuple[int, ...]] = {}
+        self._plan_key: tuple | None = None
+        self._taken: list[int] | None = None
+        self._pool: torch.Tensor | None = None
+        self._pool_at = 0
 
     def reseed(self, seed: int) -> None:
         self._base_seed = int(seed)
         self._generators.clear()
+        self._plans.clear()  # the first pass of each input shape draws block by block again
 
-    def generator(self, device: torch.device) -> torch.Generator:
-        key = str(device)
+    def generator(self, device: torch.device, part: int = 0) -> torch.Generator:
+        """The private generator of fresh draws on ``device`` (``part > 0``: of that part of
+        a pass drawn in one piece)."""
+        key = str(device) if part == 0 else f"{device}#{part}"
         if key not in self._generators:
-            self._generators[key] = torch.Generator(device=device).manual_seed(self._base_seed)
+            seed = self._base_seed if part == 0 else derive_seed(self._base_seed, part)
+            self._generators[key] = torch.Generator(device=device).manual_seed(seed)
         return self._generators[key]
 
-    def begin_pass(self, k: int) -> None:
+    def begin_pass(self, k: int, x: torch.Tensor | None = None) -> None:
+        """Start noisy pass ``k`` of a forward on input ``x``.
+
+        Fresh draws on a CPU: the first pass of an input shape after a reseed draws block by
+        block from the generator and records how many values each block took; later passes
+        of that shape draw all of them here, in one piece (:func:`_draw_parts`). Either way a
+        block gets i.i.d. N(0, 1) values, and the draws are a function of the seed and the
+        passes made since it was set (what the pieces are does not depend on timing).
+        """
         self.pass_index = k
         self._paths = {}
+        self._pool, self._pool_at, self._taken, self._plan_key = None, 0, None, None
+        if not self.active or self.seed is not None or x is None or x.device.type != "cpu":
+            return
+        self._plan_key = (tuple(x.shape), str(x.device))
+        plan = self._plans.get(self._plan_key)
+        if plan is None:
+            self._taken = []
+        else:
+            self._pool = _draw_parts(sum(plan), [self.generator(x.device, i) for i in range(_PARTS)])
+
+    def end_pass(self) -> None:
+        """Remember how many values each block took in a pass drawn block by block."""
+        if self._taken is not None and self._plan_key is not None:
+            self._plans[self._plan_key] = tuple(self._taken)
+        self._pool, self._taken = None, None
 
     def envelope_at(self, like: torch.Tensor) -> torch.Tensor | None:
         """The envelope pooled to ``like``'s spatial size, unit mean power per sample, or None."""
@@ -137,11 +235,34 @@ class _NoiseState:
             raise ValueError(f"the noise envelope holds {e.shape[0]} maps, but the batch has {like.shape[0]} images")
         return e
 
+    def _by_position(self, like: torch.Tensor) -> bool:
+        """Whether the noise for ``like`` is stored ``(H, W, B, C)``: shaped noise added to
+        channels-last activations (the shaper's matrix products work in that layout, and
+        the sum with ``(B, H, W, C)`` activations still runs along contiguous channels)."""
+        return self.shaper is not None and self.shaper.name != "white" and channels_last(like)
+
+    def _fresh(self, like: torch.Tensor) -> torch.Tensor:
+        """I.i.d. N(0, 1) values for one block, float32, in ``like``'s layout: a slice of the
+        pass's draw, or a draw of their own."""
+        n = like.numel()
+        pool = self._pool
+        if pool is not None and self._pool_at + n <= pool.numel():
+            flat = pool[self._pool_at:self._pool_at + n]
+            self._pool_at += n
+        else:
+            if pool is not None:  # the plan does not fit this pass: draw block by block from here on
+                self._pool, self._plan_key = None, None
+            flat = torch.randn(n, generator=self.generator(like.device), device=like.device)
+            if self._taken is not None:
+                self._taken.append(n)
+        return _like_layout(flat, like, self._by_position(like))
+
     def increment(self, stage: int, k: int, n: int, like: torch.Tensor) -> torch.Tensor:
-        """White increment ``dW_k / sqrt(dt)`` for block ``k`` of ``n`` in ``stage``, float32."""
+        """White increment ``dW_k / sqrt(dt)`` for block ``k`` of ``n`` in ``stage``, float32, in
+        ``like``'s memory layout."""
         b, c, h, w = like.shape
         if self.seed is None:
-            return torch.randn((b, c, h, w), generator=self.generator(like.device), device=like.device)
+            return self._fresh(like)
         import torchsde
 
         bm = self._paths.get(stage)
@@ -150,7 +271,10 @@ class _NoiseState:
                                            device=like.device,
                                            entropy=derive_seed(self.seed, stage, self.pass_index))
             self._paths[stage] = bm
-        return bm(k / n, (k + 1) / n) * math.sqrt(n)
+        xi = bm(k / n, (k + 1) / n) * math.sqrt(n)
+        if self._by_position(like):
+            return xi.permute(2, 3, 0, 1).contiguous().permute(2, 3, 0, 1)
+        return xi.contiguous(memory_format=torch.channels_last) if channels_last(like) else xi
 
 
 class NoisyResidual(nn.Module):
@@ -187,20 +311,27 @@ class NoisyResidual(nn.Module):
             return x
         if ref is None:
             ref = x
-        xi = st.increment(self.stage, self.index, self.n_blocks, x)
+        xi = st.increment(self.stage, self.index, self.n_blocks, x)  # float32, in x's layout
         if st.shaper is not None:
             xi = st.shaper(xi)
         env = st.envelope_at(xi)
         if env is not None:
             xi = xi * env
-        if self.training:  # stop-gradient noise scale in training (module docstring)
-            with torch.no_grad():
-                scale = _rms(ref) * st.sigma
-        else:
+        # The scale is differentiated only where a gradient is asked for outside training
+        # (attacks, attributions); in training it is a stop-gradient constant (module docstring).
+        graph = torch.is_grad_enabled() and not self.training and ref.requires_grad
+        with torch.set_grad_enabled(graph):
             scale = _rms(ref) * st.sigma
         if st.record is not None:
             st.record.append(((self.stage, self.index), (scale * xi).detach().cpu()))
-        return torch.addcmul(x, scale, xi)
+        if graph:
+            return x + (scale * xi).to(x.dtype)
+        # A constant is added: in place, in the activations' dtype and layout (bf16 activations
+        # get the float32 noise rounded once, as the baseline's residual sum is bf16), which
+        # leaves autograd an identity.
+        if x.dtype == xi.dtype == scale.dtype:
+            return x.addcmul_(xi, scale)
+        return x.add_((xi * scale).to(x.dtype))
 
 
 def _rms(x: torch.Tensor) -> torch.Tensor:
@@ -298,7 +429,7 @@ class NoisyClassifier(nn.Module):
     def noise_stream(self) -> tuple:
         """An opaque snapshot of the private noise stream, for :meth:`restore_noise_stream`."""
         st = self._noise
-        return st._base_seed, {k: g.get_state() for k, g in st._generators.items()}
+        return st._base_seed, {k: g.get_state() for k, g in st._generators.items()}, dict(st._plans)
 
     def restore_noise_stream(self, snapshot: tuple) -> None:
         """Put the private noise stream back where :meth:`noise_stream` found it."""
@@ -306,7 +437,9 @@ class NoisyClassifier(nn.Module):
         st._base_seed = snapshot[0]
         st._generators.clear()
         for k, state in snapshot[1].items():
-            st.generator(torch.device(k)).set_state(state)
+            device, _, part = k.partition("#")
+            st.generator(torch.device(device), int(part or 0)).set_state(state)
+        st._plans = dict(snapshot[2])
 
     def set_envelope(self, envelope: torch.Tensor | None) -> "NoisyClassifier":
         """Set the spatial noise envelope (see the module docstring); ``None``: uniform noise.
@@ -365,13 +498,34 @@ class NoisyClassifier(nn.Module):
         st.active = self.noise_active
         k = st.samples if st.active else 1
         if k == 1:
-            st.begin_pass(0)
-            return self._net(x)
+            st.begin_pass(0, x)
+            out = self._net(x)
+            st.end_pass()
+            return out
         logp = []
-        for i in range(k):
-            st.begin_pass(i)
-            logp.append(F.log_softmax(self._net(x).float(), dim=-1))
+        group = self._stacked_passes(x, k)
+        for i in range(0, k, group):
+            g = min(group, k - i)
+            xs = x if g == 1 else x.repeat(g, *([1] * (x.dim() - 1)))
+            st.begin_pass(i, xs)
+            logp.extend(F.log_softmax(self._net(xs).float(), dim=-1).view(g, len(x), -1).unbind(0))
+            st.end_pass()
         return torch.logsumexp(torch.stack(logp), dim=0) - math.log(k)
+
+    def _stacked_passes(self, x: torch.Tensor, k: int) -> int:
+        """How many of the ``k`` noisy passes run as one forward of the input repeated along the
+        batch. Fresh draws are i.i.d. per image and per pass, so a stack of ``g`` copies is ``g``
+        independent passes: the same law, in fewer, larger forwards. Only in ``eval()`` (in
+        training, BatchNorm's batch statistics would pool the copies), without gradients (a
+        stack would hold every pass's activations at once), with fresh draws (a fixed
+        ``seed`` gives each pass its own path), without a per-image envelope, and up to
+        :data:`_STACK_IMAGES` images per forward."""
+        st = self._noise
+        env = st.envelope
+        if (self.training or torch.is_grad_enabled() or st.seed is not None or not st.stack or len(x) == 0
+                or (env is not None and env.shape[0] > 1)):
+            return 1
+        return max(1, min(k, _STACK_IMAGES // len(x)))
 
 
 @contextmanager

@@ -32,7 +32,7 @@ from typing import Sequence
 
 import torch
 
-__all__ = ["SHAPES", "GRID_SHAPES", "Shaper", "make_shaper", "shaped_noise", "check_envelope", "pool_envelope",
+__all__ = ["SHAPES", "GRID_SHAPES", "Shaper", "make_shaper", "channels_last", "hwbc", "shaped_noise", "check_envelope", "pool_envelope",
            "radial_power_spectrum", "parse_grid"]
 
 #: Named shapes accepted by :func:`make_shaper` (``"powerlaw"`` with a ``beta`` as well).
@@ -44,6 +44,9 @@ _BETAS = {"pink": 1.0, "brown": 2.0}
 #: cumulative sums for the Brownian sheet, two FFTs for a power law): the crossovers
 #: measured on a 2-core CPU; beyond them the dense product costs more.
 _DENSE_MAX = {"brownian": 64, "power law": 256}
+#: Largest ``H * W`` shaped by the dense matrix in the ``(H, W, B, C)`` layout
+#: (:meth:`Shaper._apply_hwbc`); larger fields take the separable products.
+_DENSE_HWBC = 16
 
 
 class Shaper:
@@ -70,7 +73,9 @@ class Shaper:
             z: white Gaussian noise, float tensor ``(..., H, W)`` with ``H, W >= 1``.
 
         Returns:
-            The shaped field, same shape and dtype as ``z``, unit mean power.
+            The shaped field, same shape and dtype as ``z``, unit mean power, in the memory
+            layout of ``z`` for a 4-D field stored channels-last or ``(H, W, B, C)``
+            (:func:`hwbc`, the layout NSDE blocks draw their noise in).
         """
         if not isinstance(z, torch.Tensor) or z.dim() < 2:
             raise ValueError(f"a shaper needs a tensor (..., H, W), got {type(z).__name__} "
@@ -78,6 +83,8 @@ class Shaper:
         if self.name == "white":
             return z
         h, w = z.shape[-2:]
+        if hwbc(z):
+            return self._apply_hwbc(z)
         if h * w <= _DENSE_MAX["brownian" if self.name == "brownian" else "power law"]:
             return self._apply_dense(z)
         return self._apply(z)
@@ -86,8 +93,13 @@ class Shaper:
         """The shaper by its definition: cumulative sums, or a Fourier-domain filter."""
         h, w = z.shape[-2:]
         if self.name == "brownian":
-            sheet = z.cumsum(-2).cumsum(-1)
-            return sheet / math.sqrt((h + 1) / 2 * (w + 1) / 2)
+            if channels_last(z):  # the sums run over the outer axes of the (B, H, W, C) storage
+                sheet = z.permute(0, 2, 3, 1).cumsum(1).cumsum(2).permute(0, 3, 1, 2)
+            else:
+                sheet = z.cumsum(-2).cumsum(-1)
+            return sheet.div_(math.sqrt((h + 1) / 2 * (w + 1) / 2))
+        if channels_last(z):
+            return self._powerlaw(z.contiguous()).contiguous(memory_format=torch.channels_last)
         return self._powerlaw(z)
 
     def _apply_dense(self, z: torch.Tensor) -> torch.Tensor:
@@ -96,6 +108,8 @@ class Shaper:
         The matrix is the shaper applied to the identity, in float64, once per size,
         device and dtype. On small fields one matrix product is several times faster than
         two FFTs or two cumulative sums, whose fixed cost per field dominates there.
+        A ``(B, C, H, W)`` field stored channels-last (as bf16 activations are) is shaped in
+        that layout, one ``(H*W, H*W) @ (H*W, C)`` product per image, and stays in it.
         """
         h, w = z.shape[-2:]
         key = (h, w, str(z.device), z.dtype)
@@ -104,7 +118,78 @@ class Shaper:
             eye = torch.eye(h * w, dtype=torch.float64).view(h * w, h, w)
             m = self._apply(eye).reshape(h * w, h * w).to(device=z.device, dtype=z.dtype)
             self._dense[key] = m
+            self._dense[key + ("T",)] = m.T.contiguous()
+        if channels_last(z):
+            b, c = z.shape[:2]
+            out = torch.matmul(self._dense[key + ("T",)], z.permute(0, 2, 3, 1).reshape(b, h * w, c))
+            return out.view(b, h, w, c).permute(0, 3, 1, 2)
         return (z.reshape(-1, h * w) @ m).view(z.shape)
+
+    def _apply_hwbc(self, z: torch.Tensor) -> torch.Tensor:
+        """The shaper on a ``(B, C, H, W)`` field stored as ``(H, W, B, C)``, by matrix products.
+
+        In that layout every axis of the field is an outer axis of the storage, so a linear
+        map along ``H`` is one ``(H, H) @ (H, W*B*C)`` product and one along ``W`` is ``H``
+        products ``(W, W) @ (W, B*C)``. Both shapes are separable: the Brownian sheet is
+        ``L_H Z L_W^T`` (``L`` lower-triangular ones: the two cumulative sums), and the
+        power-law filter, a real filter that is even in each frequency coordinate, is
+        diagonal in the separable Hartley basis ``cas(2 pi k n / N) / sqrt(N)``:
+        ``Z -> T_H (A * (T_H Z T_W)) T_W`` with ``A`` the filter's amplitude on the full
+        frequency grid (``T`` is symmetric and orthogonal). That is the same linear map as
+        the definition, in ``2 (H + W)`` (Brownian) or ``4 (H + W)`` (power law) multiply-adds
+        per value instead of ``H * W`` for the dense matrix; fields of at most
+        :data:`_DENSE_HWBC` values take the dense matrix, one product. Computed in the
+        field's dtype, outside autocast; the result keeps the layout.
+        """
+        b, c, h, w = z.shape
+        n = b * c
+        flat = z.permute(2, 3, 0, 1)  # (h, w, b, c), contiguous
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            if h * w <= _DENSE_HWBC:
+                mt = self._dense_t(h, w, z.device, z.dtype)
+                out = mt @ flat.reshape(h * w, n)
+            else:
+                th, tw = self._axis(h, z.device, z.dtype), self._axis(w, z.device, z.dtype)
+                out = torch.matmul(tw, (th @ flat.reshape(h, w * n)).view(h, w, n))
+                if self.name != "brownian":
+                    out.mul_(self._amplitude(h, w, z.device, z.dtype)[:, :, None])
+                    out = th @ torch.matmul(tw, out).view(h, w * n)
+        return out.view(h, w, b, c).permute(2, 3, 0, 1)
+
+    def _dense_t(self, h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """The transpose of the dense matrix of :meth:`_apply_dense` (``out = M^T z`` per column)."""
+        key = (h, w, str(device), dtype, "T")
+        if key not in self._dense:
+            eye = torch.eye(h * w, dtype=torch.float64).view(h * w, h, w)
+            self._dense[key] = self._apply(eye).reshape(h * w, h * w).T.contiguous().to(device=device, dtype=dtype)
+        return self._dense[key]
+
+    def _axis(self, n: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """The ``(n, n)`` factor along one axis: the scaled cumulative sum (Brownian sheet,
+        ``1 / sqrt((n + 1) / 2)`` of the normalisation per axis) or the Hartley matrix."""
+        key = (n, str(device), dtype, "axis")
+        if key not in self._dense:
+            if self.name == "brownian":
+                t = torch.tril(torch.ones(n, n, dtype=torch.float64)) / math.sqrt((n + 1) / 2)
+            else:
+                k = torch.arange(n, dtype=torch.float64)
+                a = 2 * math.pi * torch.outer(k, k) / n
+                t = (torch.cos(a) + torch.sin(a)) / math.sqrt(n)
+            self._dense[key] = t.to(device=device, dtype=dtype)
+        return self._dense[key]
+
+    def _amplitude(self, h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """The power-law amplitude on the full ``(h, w)`` frequency grid, unit mean power."""
+        key = (h, w, str(device), dtype, "amplitude")
+        if key not in self._dense:
+            fy = torch.fft.fftfreq(h, dtype=torch.float64)
+            fx = torch.fft.fftfreq(w, dtype=torch.float64)
+            f = torch.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2)
+            amp = torch.zeros_like(f)
+            nz = f > 0
+            amp[nz] = f[nz] ** (-self.beta / 2)
+            self._dense[key] = (amp / amp.pow(2).mean().sqrt()).to(device=device, dtype=dtype)
+        return self._dense[key]
 
     def _filter(self, h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         """Amplitude ``|f|^(-beta/2)`` on the rfft2 grid, normalised on the full grid."""
@@ -129,6 +214,18 @@ class Shaper:
         amp = self._filter(h, w, z.device, real)
         spec = torch.fft.rfft2(z.to(real), norm="ortho") * amp
         return torch.fft.irfft2(spec, s=(h, w), norm="ortho").to(z.dtype)
+
+
+def hwbc(z: torch.Tensor) -> bool:
+    """Whether ``z`` is a 4-D ``(B, C, H, W)`` tensor stored as ``(H, W, B, C)`` (and not also in
+    the default layout): the layout in which :class:`Shaper` shapes by matrix products."""
+    return z.dim() == 4 and not z.is_contiguous() and z.permute(2, 3, 0, 1).is_contiguous()
+
+
+def channels_last(z: torch.Tensor) -> bool:
+    """Whether ``z`` is a 4-D tensor stored channels-last (``(B, H, W, C)`` in memory) and not
+    also in the default layout (as when ``C == 1`` or ``H == W == 1``)."""
+    return z.dim() == 4 and not z.is_contiguous() and z.is_contiguous(memory_format=torch.channels_last)
 
 
 def make_shaper(name: str, beta: float | None = None) -> Shaper:

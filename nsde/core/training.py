@@ -1,7 +1,8 @@
 """One training loop for the ConvNeXt/ResNet baselines and their Neural SDEs (Brogan et al., arXiv 2409.01532).
 
 Both variants are trained by the same function, so the only difference between them is the
-noise in the residual blocks (:mod:`nsde.core.models`): AdamW with timm's parameter groups (no
+noise in the residual blocks (:mod:`nsde.core.models`): AdamW (its fused kernel where PyTorch has
+one, :func:`nsde._infra.runtime.optimizer_options`) with timm's parameter groups (no
 weight decay on norms and biases, ``timm.optim.param_groups_weight_decay``), timm's cosine
 learning-rate schedule with a linear warm-up, per step (``timm.scheduler.CosineLRScheduler``);
 cross-entropy on the logits; the precision of :func:`nsde._infra.runtime.precision` (bf16 autocast
@@ -39,7 +40,8 @@ from nsde._infra import distributed as dist
 from nsde._infra.cache import (artifact_dir, check_free_space, config_hash, load_or_heal, save_json, save_torch,
                                tensor_hash)
 from nsde._infra.checks import check_images, check_labels, check_model_input
-from nsde._infra.runtime import DEFAULT_THREADS, default_device, derive_seed, precision, progress
+from nsde._infra.runtime import (DEFAULT_THREADS, default_device, derive_seed, model_device, optimizer_options,
+                                 precision, progress)
 from nsde.core.models import ARCHS, KINDS, NoisyClassifier, build_model, noise_mode
 from nsde.core.noise import SHAPES, check_envelope
 from nsde.core.predict import evaluate
@@ -51,10 +53,13 @@ __all__ = ["ModelSpec", "TrainConfig", "TrainedModel", "NSDE_TRAINING_VERSION", 
 #: Version of the NSDE training computation; part of an NSDE model's cache key, so that
 #: weights trained by an older implementation are never loaded as current ones.
 #: 2: the noise scale ``sigma * rms`` is a stop-gradient constant in training.
-NSDE_TRAINING_VERSION = 2
+#: 3: noise drawn once per pass from two generators, shaped by separable matrix products,
+#: added in the activations' dtype (bf16 residual sums stay bf16, as the baseline's).
+NSDE_TRAINING_VERSION = 3
 #: Version of the training loop itself (optimiser groups, schedule); part of every key.
 #: 2: timm's parameter groups and cosine scheduler; precision policy.
-TRAINING_VERSION = 2
+#: 3: AdamW's fused kernel where PyTorch has one (:func:`nsde._infra.runtime.optimizer_options`).
+TRAINING_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -212,7 +217,8 @@ def _optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
     from timm.optim import param_groups_weight_decay
     from timm.scheduler import CosineLRScheduler
 
-    opt = torch.optim.AdamW(param_groups_weight_decay(model, cfg.weight_decay), lr=cfg.lr)
+    opt = torch.optim.AdamW(param_groups_weight_decay(model, cfg.weight_decay), lr=cfg.lr,
+                            **optimizer_options(model_device(model)))
     total = steps_per_epoch * cfg.epochs
     warmup = max(1, round(cfg.warmup_frac * total))
     sched = CosineLRScheduler(opt, t_initial=max(1, total - warmup), lr_min=0.0, warmup_t=warmup,
@@ -379,19 +385,24 @@ def _file_digest(path: str | None) -> str | None:
     return hashlib.sha256(p.read_bytes()).hexdigest()[:16]
 
 
-def _key_parts(spec: ModelSpec, train_cfg: TrainConfig, data: str, prec: str, threads: int | None = None) -> tuple:
+def _key_parts(spec: ModelSpec, train_cfg: TrainConfig, data: str, prec: str, threads: int | None = None,
+               optimizer: dict | None = None) -> tuple:
     """What a trained model's cache key is computed from (``spec`` canonical, classes filled).
 
     ``threads``: the intra-op CPU threads of a CPU training run (``NSDE_THREADS``), which
     change the rounding of its sums and so its weights; ``None`` on a GPU. A run with the
     default thread count (:data:`nsde._infra.runtime.DEFAULT_THREADS`) leaves it out of the
     key, so that the keys of the book's own models did not change when the thread count
-    joined the key; any other count gives other keys.
+    joined the key; any other count gives other keys. ``optimizer``: the AdamW options
+    (:func:`nsde._infra.runtime.optimizer_options`); the fused kernel rounds differently
+    from the per-tensor loop.
     """
     parts = (spec, train_cfg, ("data", data), ("precision", prec))
     if threads is not None and threads != DEFAULT_THREADS:
         parts += (("cpu_threads", threads),)
     parts += (("training_version", TRAINING_VERSION), ("pretrained_digest", _file_digest(spec.pretrained)))
+    if optimizer:
+        parts += (("adamw", sorted(optimizer.items())),)
     return parts + ((("nsde_training_version", NSDE_TRAINING_VERSION),) if spec.kind == "nsde" else ())
 
 
@@ -445,7 +456,7 @@ def train_or_load(spec: ModelSpec, train_cfg: TrainConfig, splits, *, device: to
             raise ValueError(f"envelopes holds {len(envelopes)} maps for {len(train_data.y)} training images")
     prec = precision(device, spec.arch)
     threads = torch.get_num_threads() if device.type == "cpu" else None
-    parts = _key_parts(spec, train_cfg, data_key(train_data, splits.val), prec, threads)
+    parts = _key_parts(spec, train_cfg, data_key(train_data, splits.val), prec, threads, optimizer_options(device))
     if envelopes is not None:
         parts = parts + (("envelopes", envelope_key or tensor_hash(envelopes)),)
     world = dist.context().world_size

@@ -100,27 +100,41 @@ def eps_per_pixel(eps: float | np.ndarray, image_shape: Sequence[int]) -> float 
     return eps / math.sqrt(math.prod(dims))
 
 
-def eot_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eot_iter: int) -> torch.Tensor:
+def eot_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eot_iter: int, *, stack: bool = True,
+                 max_images: int = 1024) -> torch.Tensor:
     """Expectation-over-Transformation gradient of the summed cross-entropy w.r.t. ``x``.
 
     The mean of ``eot_iter`` per-draw gradients, each from one forward pass (one noise
-    draw of a randomised model), exactly the estimator APGD uses with the same ``eot_iter``.
+    draw of a randomised model), exactly the estimator APGD uses with the same ``eot_iter``. With
+    ``stack`` (and the model in ``eval()``), the draws run as one forward and backward of
+    ``eot_iter`` copies of ``x`` stacked along the batch (at most ``max_images`` images at a
+    time): a model that draws its noise independently per image (the NSDEs) gives each
+    copy its own draw, so the estimator is the same, in fewer, larger passes.
 
     Args:
         model: the classifier, in the noise setting the caller chose.
         x: inputs ``(N, C, H, W)``; y: labels ``(N,)``.
         eot_iter: number of forward/backward passes averaged, >= 1.
+        stack: stack the draws along the batch (ignored in training mode, where BatchNorm
+            would pool the copies' statistics).
+        max_images: most images in one stacked pass.
 
     Returns:
         Gradient tensor shaped like ``x``.
     """
     eot_iter = positive_int("eot_iter", eot_iter)
-    x = x.detach().clone().requires_grad_(True)
+    x = x.detach()
+    group = max(1, min(eot_iter, positive_int("max_images", max_images) // max(len(x), 1))) \
+        if stack and not model.training else 1
     grad = torch.zeros_like(x)
-    for _ in range(eot_iter):
+    done = 0
+    while done < eot_iter:
+        g = min(group, eot_iter - done)
+        xs = (x if g == 1 else x.repeat(g, *([1] * (x.dim() - 1)))).clone().requires_grad_(True)
         with torch.enable_grad():
-            loss = F.cross_entropy(model(x), y, reduction="sum")
-        grad += torch.autograd.grad(loss, [x])[0].detach()
+            loss = F.cross_entropy(model(xs), y.repeat(g), reduction="sum")
+        grad += torch.autograd.grad(loss, [xs])[0].detach().view(g, *x.shape).sum(0)
+        done += g
     return grad / eot_iter
 
 
