@@ -6,7 +6,7 @@
 #       format_name: percent
 # ---
 
-# %% [markdown]
+# %% [markdown] tags=["only-simulator"]
 # # The harmonic-signals dataset
 #
 # The paper trains its classifiers on ORNL's *Harmonic Signals Dataset* {cite}`adams2023harmonic`.
@@ -27,6 +27,20 @@
 # "Run the book on your own recordings"). The last section of this chapter shows the data
 # this copy of the book was built on.
 
+# %% [markdown] tags=["only-recorded"]
+# # The data of this build
+#
+# This build of the book runs on recordings, named by the profile's `dataset` setting: PLAID
+# (`plaid`) or your own `.ts` or HDF5 files (see "Run the book on your own recordings"). Every
+# chapter gets them from one entry point, `nsde.data.load_dataset`, which reads and checks every
+# file, turns each recording (or window of one) into a spectrogram image and splits the
+# images so that no recording is in two splits. This page shows what the later chapters are
+# about to train and test on: the data set's own sampling rate and lengths, the STFT settings
+# (fitted to the recordings where the profile sets none) and the frequency axis they give,
+# the classes of every split, as the files spell them, and example spectrograms of every class.
+# The paper's own data set and our simulator of it are described by this chapter in a build of
+# the simulator's profiles (`make book PROFILE=default`).
+
 # %% tags=["parameters"]
 profile = "quick"
 
@@ -40,8 +54,9 @@ import pandas as pd
 import torch
 from IPython.display import Markdown
 
-from nsde.data import (CLASS_NAMES, LOCATION_NAMES, WAVEFORMS, DataConfig, class_members, harmonic_amplitudes,
-                       load_dataset, measure_snr, plot_class_waveforms, plot_gallery, plot_sensors)
+from nsde.data import (CLASS_NAMES, LOCATION_NAMES, WAVEFORMS, DataConfig, class_members, describe,
+                       harmonic_amplitudes, load_dataset, measure_snr, plot_class_waveforms, plot_examples, plot_gallery,
+                       plot_sensors)
 from nsde.report import provenance
 from nsde.studies.setup import setup
 
@@ -51,11 +66,11 @@ cfg = DataConfig(n_per_class=P.n_per_class, image_size=P.image_size, seed=P.seed
 sim, stft = cfg.simulator, cfg.stft
 P.describe(["dataset", "seed", "n_per_class", "image_size"])
 
-# %%
+# %% tags=["only-simulator"]
 print(f"simulator at profile {profile}: {len(CLASS_NAMES)} classes x {P.n_per_class} = "
       f"{len(CLASS_NAMES) * P.n_per_class} samples, {P.image_size}x{P.image_size} images")  # NBVAL_CHECK_OUTPUT
 
-# %% [markdown]
+# %% [markdown] tags=["only-simulator"]
 # ## Sixteen classes: the subsets of four waveforms
 #
 # The paper's 16 classes "include muxed combinations" of the four waveforms but are not
@@ -71,14 +86,14 @@ print(f"simulator at profile {profile}: {len(CLASS_NAMES)} classes x {P.n_per_cl
 # fundamental and phase), as if a switch moved between k function generators. So a class
 # is recognised by *which* harmonic patterns appear in the spectrogram, not by when.
 
-# %%
+# %% tags=["only-simulator"]
 members = class_members(torch.arange(16))
 classes = pd.DataFrame(members.int().numpy(), columns=list(WAVEFORMS))
 classes.insert(0, "class", list(CLASS_NAMES))
 classes["waveforms"] = members.sum(1).numpy()
 print(classes.to_string())  # NBVAL_CHECK_OUTPUT
 
-# %% [markdown]
+# %% [markdown] tags=["only-simulator"]
 # ## The injected waveforms
 #
 # Each waveform has a fundamental drawn log-uniformly from 0.5-50 kHz (the paper's band),
@@ -94,18 +109,18 @@ print(classes.to_string())  # NBVAL_CHECK_OUTPUT
 # so a 40 kHz square wave has no aliased harmonics folding back into the band. The figure
 # shows the first 5 ms of one sample of every class (the whole window is 41 ms).
 
-# %%
+# %% tags=["only-simulator"]
 fig = plot_class_waveforms(sim, seed=P.seed, duration_ms=5)
 glue("fig-waveforms", plt.gcf(), display=False)
 plt.close("all")
 
-# %% [markdown]
+# %% [markdown] tags=["only-simulator"]
 # ```{glue:figure} fig-waveforms
 # :name: "fig-waveforms"
 # The first 5 ms of one simulated recording of every class at the injection point (band-limited wavetables; the whole window is 41 ms).
 # ```
 
-# %% [markdown]
+# %% [markdown] tags=["only-simulator"]
 # The table measures the harmonic amplitudes of each simulated waveform (FFT of one
 # window, relative to the fundamental) and compares them with the Fourier series: a
 # square wave has only odd harmonics falling as 1/n, a triangle only odd harmonics
@@ -114,7 +129,7 @@ plt.close("all")
 # classifier must see to tell the waveforms apart: at a noisy sensor the triangle's
 # third harmonic (1/9, -19 dB) drowns first, so triangle and sine become confusable.
 
-# %%
+# %% tags=["only-simulator"]
 harm = pd.DataFrame({kind: harmonic_amplitudes(kind, 9, config=sim).numpy() for kind in WAVEFORMS},
                     index=pd.Index(range(1, 10), name="harmonic n")).round(3)
 harm["1/n"] = [round(1 / n, 3) for n in range(1, 10)]
@@ -122,7 +137,7 @@ harm["75/25 theory"] = [round(abs(math.sin(0.75 * math.pi * n)) / n / math.sin(0
 harm["1/n^2"] = [round(1 / n ** 2, 3) for n in range(1, 10)]
 print(harm.to_string())  # NBVAL_CHECK_OUTPUT
 
-# %% [markdown]
+# %% [markdown] tags=["only-simulator"]
 # ## Six sensor locations
 #
 # Every location is a channel of its own (`SimulatorConfig` fields, one value per
@@ -139,7 +154,7 @@ print(harm.to_string())  # NBVAL_CHECK_OUTPUT
 # ORNL files names Rogowski coils and CTs on 480/240/120 V circuits and B-field antennas,
 # which is where our location names come from.
 
-# %%
+# %% tags=["only-simulator"]
 locs = pd.DataFrame({
     "location": list(LOCATION_NAMES),
     "gain": sim.gain,
@@ -151,7 +166,7 @@ locs = pd.DataFrame({
 })
 print(locs.to_string())  # NBVAL_CHECK_OUTPUT
 
-# %% [markdown]
+# %% [markdown] tags=["only-simulator"]
 # One injection of the class with all four waveforms, as recorded at the six sensors
 # (each sensor's recording comes from the same source; the simulator produces all six
 # channels). Top: the recorded signal; bottom: its spectrogram image, frequency upwards.
@@ -159,12 +174,12 @@ print(locs.to_string())  # NBVAL_CHECK_OUTPUT
 # mains, transients (bright blobs) and impulses (vertical lines) take over and the
 # low-pass removes the upper harmonics.
 
-# %%
+# %% tags=["only-simulator"]
 fig = plot_sensors(15, sim, seed=P.seed, image_size=max(P.image_size, 64), stft=stft)
 glue("fig-sensors", plt.gcf(), display=False)
 plt.close("all")
 
-# %% [markdown]
+# %% [markdown] tags=["only-simulator"]
 # ```{glue:figure} fig-sensors
 # :name: "fig-sensors"
 # One recording of the class with all four waveforms as the six simulated sensors see
@@ -172,13 +187,13 @@ plt.close("all")
 # buried-line antenna.
 # ```
 
-# %% [markdown]
+# %% [markdown] tags=["only-simulator"]
 # **SNR per location, set and measured.** We simulate 64 recordings per location (every
 # class but background) and measure each recording's SNR from the received signal and the
 # interference the simulator returns. The measured mean should match the setting within
 # the jitter's standard error (2 dB / sqrt(64) = 0.25 dB).
 
-# %%
+# %% tags=["only-simulator"]
 snr = measure_snr(64, seed=P.seed, config=sim)
 snr_table = pd.DataFrame({
     "location": list(LOCATION_NAMES),
@@ -188,7 +203,7 @@ snr_table = pd.DataFrame({
 })
 print(snr_table.to_string())  # NBVAL_CHECK_OUTPUT
 
-# %% [markdown]
+# %% [markdown] tags=["only-simulator"]
 # ## From recordings to spectrogram images
 #
 # The paper gives no STFT parameters. Ours, and why:
@@ -218,7 +233,7 @@ print(snr_table.to_string())  # NBVAL_CHECK_OUTPUT
 # The image must show both the harmonic structure and the slots: an `image_size` below 16
 # (4 rows per 50 kHz, 4 columns per slot) raises an error naming these values.
 
-# %%
+# %% tags=["only-simulator"]
 n_freq, n_frames = stft.grid(sim.window)
 (f_lo, f_hi), nyq = stft.band(sim.sample_rate), sim.sample_rate / 2
 stft_table = pd.DataFrame({
@@ -232,13 +247,13 @@ stft_table = pd.DataFrame({
           "image", "frequency axis", "frequency ratio per row", "ms per image column", "dynamic range"])
 print(stft_table.to_string())  # NBVAL_CHECK_OUTPUT
 
-# %% [markdown]
+# %% [markdown] tags=["only-simulator"]
 # The same four recordings (injection panel, one per pure waveform) on both axes. On the
 # linear axis the low fundamentals' harmonics merge at the bottom; on the log axis each
 # waveform shows its own pattern of lines: one line (sine), odd harmonics falling as 1/n
 # (square), all but every fourth (75/25 square), odd harmonics falling fast (triangle).
 
-# %%
+# %% tags=["only-simulator"]
 from nsde.data import STFTConfig, frequency_axis, simulate, spectrogram
 
 demo = simulate(torch.tensor([1, 2, 4, 8]), seed=P.seed, location=torch.zeros(4, dtype=torch.long), config=sim)
@@ -257,14 +272,14 @@ fig.tight_layout()
 glue("fig-axes", plt.gcf(), display=False)
 plt.close("all")
 
-# %% [markdown]
+# %% [markdown] tags=["only-simulator"]
 # ```{glue:figure} fig-axes
 # :name: "fig-axes"
 # One waveform of each kind on a linear and on a log frequency axis (64 x 64): the log
 # axis gives the low fundamentals rows of their own.
 # ```
 
-# %% [markdown]
+# %% [markdown] tags=["only-simulator"]
 # ## The simulated dataset and its splits
 #
 # `load_dataset("harmonic", ...)` simulates every sample, transforms it and caches the three
@@ -284,30 +299,30 @@ plt.close("all")
 # `Splits.table()` refuses a split in which a recording appears twice. Each simulated sample
 # is its own recording.
 
-# %%
+# %% tags=["only-simulator"]
 t0 = time.perf_counter()
 splits = load_dataset("harmonic", image_size=P.image_size, seed=P.seed, n_per_class=P.n_per_class)
 elapsed = time.perf_counter() - t0
 print(f"loaded in {elapsed:.1f} s (simulated on the first run, from the cache afterwards)")
 
-# %%
+# %% tags=["only-simulator"]
 counts = pd.DataFrame({name: torch.bincount(ds.y, minlength=16).numpy() for name, ds in splits.items()},
                       index=pd.Index(splits.class_names, name="class"))
 counts["total"] = counts.sum(axis=1)
 counts.loc["all classes"] = counts.sum(axis=0)
 print(counts.to_string())  # NBVAL_CHECK_OUTPUT
 
-# %%
+# %% tags=["only-simulator"]
 for name, ds in splits.items():
     print(f"{name:5s}: x {tuple(ds.x.shape)} {ds.x.dtype} in [{float(ds.x.min()):.0f}, {float(ds.x.max()):.0f}], "
           f"y {tuple(ds.y.shape)} {ds.y.dtype}")  # NBVAL_CHECK_OUTPUT
 
-# %%
+# %% tags=["only-simulator"]
 by_loc = pd.DataFrame({name: torch.bincount(ds.meta["location"], minlength=6).numpy() for name, ds in splits.items()},
                       index=pd.Index(splits.location_names, name="location"))
 print(by_loc.to_string())  # NBVAL_CHECK_OUTPUT
 
-# %% [markdown]
+# %% [markdown] tags=["only-simulator"]
 # ## Spectrogram gallery
 #
 # Four training images of every class (columns), the sensor location in the corner. Sine
@@ -319,25 +334,25 @@ print(by_loc.to_string())  # NBVAL_CHECK_OUTPUT
 # (a triangle whose harmonics are lost looks like a sine; a square like a 75/25 square
 # when the harmonics that tell them apart are gone).
 
-# %%
+# %% tags=["only-simulator"]
 fig = plot_gallery(splits.train, splits.class_names, per_class=4, sample_rate=splits.sample_rate, seed=P.seed,
                    stft=stft)
 glue("fig-gallery", plt.gcf(), display=False)
 plt.close("all")
 
-# %% [markdown]
+# %% [markdown] tags=["only-simulator"]
 # ```{glue:figure} fig-gallery
 # :name: "fig-gallery"
 # Four training spectrograms of every class of the simulated data set, at this profile's
 # image size.
 # ```
 
-# %% [markdown]
+# %% [markdown] tags=["only-simulator"]
 # The mean image of each class over the training split shows what separates classes on
 # average: how far the energy spreads above the fundamentals (sine least, the squares
 # most). Fundamentals vary from sample to sample, so individual lines average out.
 
-# %%
+# %% tags=["only-simulator"]
 fig, axes = plt.subplots(2, 8, figsize=(14, 4))
 for c, ax in enumerate(axes.flat):
     ax.imshow(splits.train.x[splits.train.y == c, 0].mean(0), origin="lower", cmap="magma", aspect="auto")
@@ -351,7 +366,7 @@ fig.tight_layout()
 glue("fig-class-means", plt.gcf(), display=False)
 plt.close("all")
 
-# %% [markdown]
+# %% [markdown] tags=["only-simulator"]
 # ```{glue:figure} fig-class-means
 # :name: "fig-class-means"
 # The mean training spectrogram of each class (all sensor locations pooled).
@@ -369,7 +384,46 @@ data = S.data
 print(f"dataset {data.name!r}: {data.num_classes} classes, {data.info.get('split', 'stratified by class')}")
 print(data.table().to_string())  # NBVAL_CHECK_OUTPUT
 
-# %% [markdown]
+# %% tags=["only-recorded", "remove-input"]
+Markdown(describe.summary(data))
+
+# %% [markdown] tags=["only-recorded"]
+# ### From recordings to spectrogram images
+#
+# Each sample's recording becomes one image per channel: a short-time Fourier transform
+# (Hann window of `n_fft` samples every `hop` samples), its power pooled to `image_size`
+# rows of frequency and `image_size` columns of time, in dB, floored `top_db` below its
+# maximum and scaled to [0, 1], as the simulator's images. The band is in Hz, so the data
+# set's sampling rate sets the frequency axis. Settings the profile does not give under
+# `dataset: stft` are fitted to the recordings (`nsde.data.fit`): a window of about a quarter
+# of the recording (a power of two, at most 1,024 samples), a hop of an eighth of it or less
+# so that every image column has a frame of its own, a linear axis for slow or short
+# recordings (a log axis needs a rate of at least 1 kHz and a window of at least 256 samples)
+# and a log axis from two bins above DC otherwise. The table says where each setting comes from.
+
+# %% tags=["only-recorded"]
+print(describe.stft_table(data).to_string())  # NBVAL_CHECK_OUTPUT
+
+# %% [markdown] tags=["only-recorded"]
+# Samples per class and split, the classes spelt as the data set spells them:
+
+# %% tags=["only-recorded"]
+print(describe.class_table(data).to_string())  # NBVAL_CHECK_OUTPUT
+
+# %% tags=["only-recorded"]
+fig = plot_examples(data, per_class=4, seed=P.seed)
+glue("fig-examples", fig, display=False)
+plt.close("all")
+
+# %% [markdown] tags=["only-recorded"]
+# ```{glue:figure} fig-examples
+# :name: "fig-examples"
+# Example training spectrograms of every class of this build's data set, frequency upwards
+# on the axis the STFT settings above give (one example per class with every sensor side by
+# side when the sensors are the channels of one image).
+# ```
+
+# %% [markdown] tags=["only-simulator"]
 # ## What follows the paper and what is ours
 #
 # | | paper (ORNL data) | this book |

@@ -51,6 +51,7 @@ from nsde._infra.runtime import configure
 from nsde.data import PLAID_RATE, load_dataset, plot_gallery
 from nsde.data.load import PLAID_STFT
 from nsde.measures.evaluation import accuracy_table
+from nsde.measures.reference import reference_rows
 from nsde.report import figures, findings, provenance
 from nsde.stats.compare import format_tables
 from nsde.studies import attack_study as ast_
@@ -110,6 +111,20 @@ table1
 verdict1, _ = ns.clean_verdict(models, plaid, seed=Q.seed)
 findings.record(profile, verdict1, plaid.name, models=S.models_text, chapter="07_plaid")
 Markdown(verdict1.sentence())
+
+# %% [markdown]
+# ### Beside a classifier from the field
+#
+# Are our spectrogram networks competent classifiers of PLAID at all? The table sets them
+# beside MiniRocket {cite}`dempster2021minirocket`, a standard classifier of the UCR/UEA
+# archive (10,000 random convolution kernels on the raw series, then a ridge classifier),
+# run through sktime on the same recordings: the raw current series (zero-padded to 1,024
+# samples, not spectrograms), fitted on the same training split and scored on the same
+# validation and test recordings. It is one deterministic fit (no spread over seeds); its
+# interval is the Wilson interval over the test recordings.
+
+# %%
+pd.concat([table1, reference_rows(plaid, seed=Q.seed)], ignore_index=True)
 
 # %% [markdown]
 # ## Table 2: random noise

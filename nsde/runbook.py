@@ -2,17 +2,21 @@
 
 Usage (the Makefile wraps these)::
 
-    python -m nsde.runbook book --profile default     # execute every chapter, build HTML
+    python -m nsde.runbook book --profile default     # execute every chapter, build _build/default/html
     python -m nsde.runbook execute --profile quick    # execute only
     python -m nsde.runbook build --notebooks DIR      # build HTML from executed notebooks
     python -m nsde.runbook refs                       # refresh tests/notebooks (quick)
-    python -m nsde.runbook check                      # validate profiles against chapters
+    python -m nsde.runbook check                      # validate profiles, their data and the chapters
 
 Chapters are jupytext percent-format ``.py`` files listed in ``_toc.yml``; Markdown pages
 are copied as they are. Every chapter takes one parameter, ``profile``; every profile is
 validated (:mod:`nsde.studies.profiles`) before any chapter runs, so a misspelt, missing or
 ill-typed setting stops the run at once, and so does an environment this machine cannot
-honour (``NSDE_THREADS``, ``NSDE_DEVICE``, ``NSDE_PRECISION``: :func:`preflight`). Chapters
+honour (``NSDE_THREADS``, ``NSDE_DEVICE``, ``NSDE_PRECISION``: :func:`preflight`) and data
+that do not fit the profile (:func:`nsde.studies.setup.check_data`: the simulator's
+configuration; every file of a set of recordings, read and turned into the cached splits the
+chapters load). Cells tagged ``only-simulator`` or ``only-recorded`` are kept only in the
+books of profiles whose data are of that kind (:func:`convert_chapters`). Chapters
 run in TOC order, except those of :data:`RUN_LAST` (the findings page, which reads what the
 others recorded). A chapter that fails or whose kernel dies stops the run with its name;
 its partly executed notebook is kept as ``<chapter>.failed.ipynb``.
@@ -20,8 +24,9 @@ its partly executed notebook is kept as ``<chapter>.failed.ipynb``.
 Two builds can run in one checkout: each profile converts its chapters into its own folder
 (``_build/converted/<profile>``) and executes them into ``_build/executed/<profile>``, under
 a lock (``_build/locks/<profile>.lock``, holding the holder's pid); a second build of the
-same profile stops at once, saying which process holds the lock. The HTML step, which
-every profile writes to ``_build/html``, waits for the other's to finish.
+same profile stops at once, saying which process holds the lock. Each profile's book is
+written to ``_build/<profile>/html`` (its path printed at the end); ``_build/html`` links to
+the default profile's.
 """
 from __future__ import annotations
 
@@ -44,10 +49,12 @@ from nsde._infra.cache import cache_root
 from nsde._infra.runtime import SettingError, check_environment
 from nsde.report.findings import clear
 from nsde.studies.profiles import USER_FILE_ENV, ProfileError, get_profile, load_profiles, user_profiles_file
+from nsde.studies.setup import DATA_KINDS, check_data, data_kind
 
-__all__ = ["REPO", "RUN_LAST", "IOPUB_TIMEOUT_S", "BuildLocked", "build_lock", "toc_entries", "convert_chapters",
-           "declared_parameters", "execute_book", "build_html", "strip_volatile", "mark_for_rendering",
-           "check_chapters", "preflight", "check", "stage", "refresh_refs", "main", "toc_chapters"]
+__all__ = ["REPO", "RUN_LAST", "IOPUB_TIMEOUT_S", "DEFAULT_PROFILE", "BuildLocked", "build_lock", "toc_entries",
+           "convert_chapters", "declared_parameters", "execute_book", "build_html", "html_dir", "strip_volatile",
+           "mark_for_rendering", "check_chapters", "preflight", "check", "stage", "refresh_refs", "main",
+           "toc_chapters"]
 
 REPO = Path(__file__).resolve().parents[1]
 TOC = REPO / "_toc.yml"
@@ -63,6 +70,10 @@ RUN_LAST = ("book/index", "book/00_findings", "book/00_verdicts")
 IOPUB_TIMEOUT_S = 120
 #: Seconds the HTML step waits for another build's HTML step to finish.
 HTML_WAIT_S = 1800
+#: The profile whose book ``_build/html`` links to.
+DEFAULT_PROFILE = "default"
+#: Folders of ``_build`` that are not a profile's: a profile of one of these names cannot build its book.
+RESERVED_BUILD_NAMES = ("converted", "executed", "locks", "refs", "src", "html", "jupyter_execute", "jupyter-book")
 
 
 class BuildLocked(RuntimeError):
@@ -165,20 +176,30 @@ def _source(entry: str) -> Path:
     raise FileNotFoundError(f"_toc.yml lists {entry!r}, but none of {entry}.py/.md/.ipynb exists")
 
 
-def convert_chapters(dest: Path) -> dict[str, Path]:
+def convert_chapters(dest: Path, kind: str | None = None) -> dict[str, Path]:
     """Convert every ``.py`` chapter of the TOC to an unexecuted notebook under ``dest``.
+
+    Args:
+        dest: the folder of the notebooks.
+        kind: the kind of data of the book (``"simulator"`` or ``"recorded"``,
+            :func:`nsde.studies.setup.data_kind`): cells tagged ``only-<another kind>`` are
+            left out. ``None`` keeps every cell.
 
     Returns:
         ``{toc entry: notebook path}`` for the notebook chapters, in TOC order.
     """
     import jupytext
 
+    if kind is not None and kind not in DATA_KINDS:
+        raise ValueError(f"kind must be None or one of {DATA_KINDS}, but found {kind!r}")
+    others = {f"only-{k}" for k in DATA_KINDS if k != kind} if kind is not None else set()
     out = {}
     for entry in toc_entries():
         src = _source(entry)
         if src.suffix != ".py":
             continue
         nb = jupytext.read(src)
+        nb.cells = [c for c in nb.cells if not others & set(c.metadata.get("tags", []))]
         nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
         nb.metadata.setdefault("jupytext", {}).pop("formats", None)
         path = dest / f"{entry}.ipynb"
@@ -211,14 +232,16 @@ def check_chapters(declared: dict[str, dict]) -> None:
 
 def preflight(profile: str | None = None) -> dict:
     """Everything that can be checked before a chapter runs: the profiles (all, and
-    ``profile`` by name) and the environment (``NSDE_THREADS``, ``NSDE_DEVICE``,
-    ``NSDE_PRECISION`` for the architectures the profile trains).
+    ``profile`` by name), the environment (``NSDE_THREADS``, ``NSDE_DEVICE``,
+    ``NSDE_PRECISION`` for the architectures the profile trains) and the data of the
+    profile(s) checked (:func:`nsde.studies.setup.check_data`).
 
     Returns:
-        :func:`nsde._infra.runtime.check_environment`'s summary.
+        :func:`nsde._infra.runtime.check_environment`'s summary, with ``"data"``: one line
+        per profile checked saying what its data check found.
 
     Raises:
-        ProfileError: a bad profile file or setting (naming it).
+        ProfileError: a bad profile file or setting, or data that do not fit (naming it).
         SettingError: an environment variable this machine cannot honour (naming it).
     """
     profiles = load_profiles()
@@ -227,13 +250,16 @@ def preflight(profile: str | None = None) -> dict:
     else:
         chosen = list(profiles.values())
     archs = tuple(sorted({P.arch for P in chosen}))
-    return check_environment(archs)
+    summary = dict(check_environment(archs))
+    summary["data"] = [check_data(P) for P in chosen]
+    return summary
 
 
 def check(profile: str | None = None) -> dict[str, dict]:
-    """Validate the profiles file, the environment (:func:`preflight`) and the chapters'
-    parameters cells; return the latter."""
-    preflight(profile)
+    """Validate the profiles file, the environment and the data (:func:`preflight`, whose
+    data lines are printed) and the chapters' parameters cells; return the latter."""
+    for line in preflight(profile)["data"]:
+        print(f"data checked: {line}")
     with tempfile.TemporaryDirectory(prefix="nsde-check-") as tmp:  # no file another build reads
         notebooks = convert_chapters(Path(tmp))
         declared = declared_parameters(notebooks)
@@ -327,7 +353,7 @@ def _why(exc: BaseException) -> str:
 def _execute(profile: str, dest: Path, chapters: list[str] | None) -> dict[str, Path]:
     import papermill
 
-    notebooks = convert_chapters(BUILD / "converted" / _lock_name(profile))
+    notebooks = convert_chapters(BUILD / "converted" / _lock_name(profile), data_kind(get_profile(profile)))
     declared = declared_parameters(notebooks)
     check_chapters(declared)
     selected = {e: notebooks[e] for e in _order(list(notebooks)) if not chapters or any(c in e for c in chapters)}
@@ -401,33 +427,74 @@ def stage(notebook_dir: Path, dest: Path) -> Path:
     return dest
 
 
-def build_html(notebook_dir: Path, root: Path = REPO) -> Path:
+def html_dir(profile: str | None = None, root: Path = REPO) -> Path:
+    """The folder of a profile's HTML book: ``root/_build/<profile>/html`` (``None``:
+    ``root/_build/html``, where a build of notebooks without a profile goes)."""
+    return root / "_build" / (f"{_lock_name(profile)}/html" if profile is not None else "html")
+
+
+def build_html(notebook_dir: Path, root: Path = REPO, profile: str | None = None) -> Path:
     """Build the HTML book from executed notebooks; warnings fail the build.
 
     Args:
         notebook_dir: folder of executed notebooks.
-        root: the book is staged in ``root/_build/src`` and written to ``root/_build/html``.
+        root: the book is staged in ``root/_build/<profile>/src`` and written to
+            :func:`html_dir` (``root/_build/<profile>/html``); for the
+            :data:`DEFAULT_PROFILE`, ``root/_build/html`` then links to it (the path of
+            earlier builds keeps working). ``profile=None``: staged in ``root/_build/src``
+            and written to ``root/_build/html``.
+        profile: the profile the notebooks were executed with.
 
     Returns:
         The path of ``index.html``.
 
     Raises:
-        BuildLocked: another build's HTML step did not finish within :data:`HTML_WAIT_S`.
+        BuildLocked: another build of the same profile's HTML did not finish within
+            :data:`HTML_WAIT_S`.
     """
-    with build_lock("html", wait_s=HTML_WAIT_S, what="the HTML book"):
-        return _build_html(notebook_dir, root)
+    if profile is not None and _lock_name(profile) in RESERVED_BUILD_NAMES:
+        raise ProfileError(f"profile {profile!r}: its book would be written to _build/{profile}/html, but "
+                           f"_build/{profile} holds the runner's own files ({', '.join(RESERVED_BUILD_NAMES)} are "
+                           "taken); give the profile another name")
+    name = "html" if profile is None else f"html-{profile}"
+    with build_lock(name, wait_s=HTML_WAIT_S, what="the HTML book" + (f" of profile {profile!r}" if profile else "")):
+        index = _build_html(notebook_dir, root, profile)
+    if profile == DEFAULT_PROFILE:
+        with build_lock("html", wait_s=HTML_WAIT_S, what="the HTML book"):
+            _link(html_dir(None, root), html_dir(profile, root))
+    return index
 
 
-def _build_html(notebook_dir: Path, root: Path) -> Path:
-    out = root
-    src = stage(notebook_dir, root / "_build" / "src")
+def _link(link: Path, target: Path) -> None:
+    """Make ``link`` a relative symbolic link to ``target``, replacing what is there (an
+    older build's folder included)."""
+    if link.is_symlink() or link.is_file():
+        link.unlink()
+    elif link.is_dir():
+        shutil.rmtree(link)
+    link.symlink_to(os.path.relpath(target, link.parent), target_is_directory=True)
+
+
+def _build_html(notebook_dir: Path, root: Path, profile: str | None) -> Path:
+    base = root / "_build" / _lock_name(profile) if profile is not None else root / "_build"
+    out = html_dir(profile, root)
+    src = stage(notebook_dir, base / "src")
+    work = base / "jupyter-book" if profile is not None else root
     jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(src), "--path-output", str(out), "-W", "-n", "--keep-going", "-q"]
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(src), "--path-output", str(work), "-W", "-n",
+           "--keep-going", "-q"]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         sys.stderr.write(result.stdout[-8000:] + result.stderr[-8000:])
         raise SystemExit(f"jupyter-book build failed (exit {result.returncode})")
-    index = out / "_build" / "html" / "index.html"
+    built = work / "_build" / "html"
+    if built != out:
+        if out.is_symlink() or out.is_file():
+            out.unlink()
+        elif out.exists():
+            shutil.rmtree(out)
+        os.replace(built, out)
+    index = out / "index.html"
     if not index.exists():
         raise SystemExit(f"jupyter-book reported success but {index} is missing")
     return index
@@ -456,6 +523,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--chapters", nargs="*", help="run only chapters whose name contains one of these")
     p = sub.add_parser("build")
     p.add_argument("--notebooks", type=Path, required=True)
+    p.add_argument("--profile", help="the profile the notebooks were executed with (the book goes to "
+                                     "_build/<profile>/html; without it, to _build/html)")
     sub.add_parser("refs")
     p = sub.add_parser("check")
     p.add_argument("--profile")
@@ -472,10 +541,12 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             execute_book(args.profile, executed, args.chapters)
             if args.cmd == "book":
-                index = build_html(executed)
-                print(f"book built in {time.perf_counter() - start:.0f} s: {index}")
+                index = build_html(executed, profile=args.profile)
+                print(f"book of profile {args.profile!r} built in {time.perf_counter() - start:.0f} s: {index}")
+                if args.profile == DEFAULT_PROFILE:
+                    print(f"(also at {html_dir(None) / 'index.html'})")
         elif args.cmd == "build":
-            print(build_html(args.notebooks))
+            print(build_html(args.notebooks, profile=args.profile))
         elif args.cmd == "refs":
             for path in refresh_refs():
                 print(f"refreshed {path.relative_to(REPO)}")

@@ -205,7 +205,7 @@ DATA_CASES = {
     "dataset: stft n_fft written as text": (
         lambda tmp: load_dataset({"path": str(_ts(tmp / "ok.ts", _cases())), "sample_rate": RATE,
                                   "stft": {"n_fft": "256"}}, image_size=16),
-        ["dataset: stft: STFTConfig.n_fft must be an int, but found '256' (str); write 256 without quotes"]),
+        ["dataset: stft: n_fft must be an int, but found '256' (str); write 256 without quotes"]),
 }
 
 

@@ -73,7 +73,7 @@ def _assert_no_leak(s):
 
 def test_hdf5_round_trip_and_windows_of_a_recording_stay_together(tmp_path):
     folder, csv = _write_h5(tmp_path / "rec", n_per_class=4)
-    s = load_hdf5_folder(folder, csv, CFG, window=512)
+    s = load_hdf5_folder(folder, csv, CFG, window=512, sensors_as="images")
     assert s.class_names == sorted(KINDS) and s.location_names == ["s0", "s1"] and s.sample_rate == FS
     assert len(s.train) + len(s.val) + len(s.test) == 3 * 4 * 2 * 4  # classes x recordings x sensors x windows
     _assert_no_leak(s)
@@ -89,18 +89,21 @@ def test_hdf5_round_trip_and_windows_of_a_recording_stay_together(tmp_path):
         sig = torch.as_tensor(h5[["s0", "s1"][loc]][()], dtype=torch.float32).reshape(4, 512)
     expected = spectrogram(sig, 16, CFG.stft, FS)
     assert any(torch.allclose(s.train.x[i], e, atol=1e-6) for e in expected)
-    again = load_hdf5_folder(folder, csv, CFG, window=512)  # cached
+    again = load_hdf5_folder(folder, csv, CFG, window=512, sensors_as="images")  # cached
     assert torch.equal(again.train.x, s.train.x)
+    channels = load_hdf5_folder(folder, csv, CFG, window=512)  # the default: the two sensors are one image's channels
+    assert sum(len(ds) for ds in channels) == 3 * 4 * 4 and channels.in_chans == 2
+    assert channels.train.meta["series"].shape == (len(channels.train), 2, 512)
 
 
 def test_hdf5_rate_from_the_file_suffix_case_2d_datasets_and_bom(tmp_path):
-    folder, csv = _write_h5(tmp_path / "rec", rate=50_000.0, suffix=".H5", two_d=True)
+    folder, csv = _write_h5(tmp_path / "rec", n_per_class=6, rate=50_000.0, suffix=".H5", two_d=True)
     csv.write_text("\ufeff" + csv.read_text())  # a byte-order mark, as spreadsheet exports write
     s = load_hdf5_folder(folder, csv, CFG)
     assert s.sample_rate == 50_000.0  # taken from the files
     assert s.location_names == ["sensors[0]", "sensors[1]"]  # the 2-D dataset's columns are sensors
-    assert len(s.train) + len(s.val) + len(s.test) == 3 * 3 * 2  # window=None: one sample per recording and sensor
-    at_200k = load_hdf5_folder(*_write_h5(tmp_path / "fast"), CFG)
+    assert len(s.train) + len(s.val) + len(s.test) == 3 * 6 and s.in_chans == 2  # window=None: one per recording
+    at_200k = load_hdf5_folder(*_write_h5(tmp_path / "fast", n_per_class=6), CFG)
     # the same STFT on another sampling rate shows other frequencies: the images differ
     assert not torch.allclose(s.train.x.mean(0), at_200k.train.x.mean(0), atol=1e-3)
 
@@ -119,19 +122,19 @@ def test_ts_unequal_lengths_pairs_and_bom(tmp_path):
     _write_ts(tmp_path / "H_TEST.ts", _ts_cases(n_per_class=2, lengths=[900]), equal=False)
     s = load_ts(path, sample_rate=FS, cfg=CFG, length_policy="pad")
     assert s.name == "H" and s.info["files"] == ["H_TRAIN.ts", "H_TEST.ts"]
-    assert len(s.test) == 3 * 2 * 2  # the TEST file's cases x dimensions, kept as the test split
-    assert len(s.train) + len(s.val) == 3 * 3 * 2
+    assert len(s.test) == 3 * 2 and s.in_chans == 2  # the TEST file's cases, kept as the test split, one image each
+    assert len(s.train) + len(s.val) == 3 * 3
     _assert_no_leak(s)
 
 
 def test_ts_windows_of_a_case_stay_in_one_split(tmp_path):
     path = _write_ts(tmp_path / "w.ts", _ts_cases(n_per_class=4, n=2048))
-    s = load_ts(path, sample_rate=FS, cfg=CFG, window=512)
+    s = load_ts(path, sample_rate=FS, cfg=CFG, window=512, sensors_as="images")
     assert len(s.train) + len(s.val) + len(s.test) == 3 * 4 * 2 * 4
     assert sum(len(r) for r in _records(s).values()) == 3 * 4  # one id per case: its windows and dimensions share it
     _assert_no_leak(s)
     # the sampling rate sets the STFT's frequency axis: the same samples at half the rate look different
-    slow = load_ts(path, sample_rate=FS / 2, cfg=CFG, window=512)
+    slow = load_ts(path, sample_rate=FS / 2, cfg=CFG, window=512, sensors_as="images")
     assert slow.sample_rate == FS / 2
     assert not torch.allclose(s.train.x.mean(0), slow.train.x.mean(0), atol=1e-3)
 
@@ -153,9 +156,11 @@ def test_ts_bad_inputs(tmp_path):
         load_ts(empty, sample_rate=FS, cfg=CFG)
     with pytest.raises(ValueError, match="sample_rate"):
         load_ts(good, sample_rate=-1, cfg=CFG)
-    with pytest.raises(ValueError, match=r"set STFTConfig.n_fft <= 1024 \(now 4096\)"):
+    with pytest.raises(ValueError, match=r"good.ts: the STFT settings do not fit .* `dataset: stft: n_fft` is 4096, "
+                                         r"longer than the recordings: write n_fft: 256"):
         load_ts(good, sample_rate=FS, cfg=RecordingConfig(image_size=16, stft=STFTConfig(n_fft=4096, hop=64)))
-    with pytest.raises(ValueError, match="STFTConfig.f_max_hz=120000 Hz lies above the Nyquist frequency 100000"):
+    with pytest.raises(ValueError, match="`dataset: stft: f_max_hz` is 120000 Hz, above the Nyquist frequency 100000 Hz: "
+                                         "write f_max_hz: null"):
         load_ts(good, sample_rate=FS, cfg=RecordingConfig(16, STFTConfig(n_fft=256, hop=32, f_max_hz=120e3)))
     tiny = _write_ts(tmp_path / "tiny.ts", _ts_cases(n_per_class=2))  # 2 cases per class for 3 splits
     with pytest.raises(ValueError, match=r"data set 'tiny': class 'sine' has 2 recording\(s\): too few"):
@@ -208,7 +213,7 @@ def test_load_dataset_names_every_source(tmp_path):
     assert plaid.sample_rate == 30_000.0
     harmonic = load_dataset("harmonic", image_size=32, n_per_class=6)
     assert harmonic.num_classes == 16 and harmonic.name == "harmonic"
-    path = _write_ts(tmp_path / "mine.ts", _ts_cases(n_per_class=4))
+    path = _write_ts(tmp_path / "mine.ts", _ts_cases(n_per_class=6))
     mine = load_dataset({"path": str(path), "sample_rate": FS, "stft": {"n_fft": 256, "hop": 32}}, image_size=16)
     assert mine.class_names == list(KINDS) and mine.name == "mine"
     with pytest.raises(ValueError, match="stores no sampling rate; add sample_rate"):

@@ -1,5 +1,6 @@
 """nsde.runbook: TOC parsing and clean nbval references."""
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from nsde import runbook
@@ -223,3 +224,51 @@ def test_an_iopub_timeout_is_not_called_a_memory_problem(tmp_path, monkeypatch):
     assert seen["iopub_timeout"] == runbook.IOPUB_TIMEOUT_S >= 60  # papermill's 4 s fails on a loaded machine
     assert "book/01_data stopped: CellTimeoutError" in message
     assert "the machine is overloaded (this is not a memory problem)" in message and "out of memory" not in message
+
+
+def test_the_first_chapter_keeps_only_the_cells_of_its_books_kind_of_data(tmp_path):
+    def cells(kind):
+        path = runbook.convert_chapters(tmp_path / str(kind), kind)["book/01_data"]
+        return nbformat.read(path, as_version=4).cells
+
+    every, simulator, recorded = cells(None), cells("simulator"), cells("recorded")
+    tags = [set(c.metadata.get("tags", [])) for c in every]
+    assert len(simulator) == sum("only-recorded" not in t for t in tags)
+    assert len(recorded) == sum("only-simulator" not in t for t in tags)
+    assert recorded[0].source.startswith("# The data of this build")
+    assert simulator[0].source.startswith("# The harmonic-signals dataset")
+    assert not any("Sixteen classes" in c.source for c in recorded)
+
+
+def test_each_profile_builds_its_own_html_folder_and_build_html_links_to_the_defaults(tmp_path, monkeypatch):
+    """The HTML step of `make book PROFILE=<p>` writes _build/<p>/html; the default profile's book
+    is also at _build/html (a link). jupyter-book itself is replaced by a stand-in writing index.html."""
+    import subprocess
+    from types import SimpleNamespace
+
+    def fake_jupyter_book(cmd, **kwargs):
+        out = runbook.Path(cmd[cmd.index("--path-output") + 1]) / "_build" / "html"
+        out.mkdir(parents=True)
+        (out / "index.html").write_text(f"<html>{cmd[2]}</html>")
+        return SimpleNamespace(returncode=0, stdout="", stderr="")
+
+    monkeypatch.setattr(subprocess, "run", fake_jupyter_book)
+    monkeypatch.setattr(runbook, "LOCKS", tmp_path / "locks")
+    notebooks = tmp_path / "executed"
+    notebooks.mkdir()
+    for entry in runbook.toc_entries():
+        if runbook._source(entry).suffix == ".py":
+            nbformat.write(new_notebook(), notebooks / f"{entry.split('/')[-1]}.ipynb")
+    old = tmp_path / "_build" / "html"
+    old.mkdir(parents=True)
+    (old / "index.html").write_text("an older build")
+    mine = runbook.build_html(notebooks, root=tmp_path, profile="mine")
+    assert mine == tmp_path / "_build" / "mine" / "html" / "index.html" and mine.is_file()
+    assert (old / "index.html").read_text() == "an older build"  # another profile leaves _build/html alone
+    default = runbook.build_html(notebooks, root=tmp_path, profile="default")
+    assert default == tmp_path / "_build" / "default" / "html" / "index.html"
+    assert old.is_symlink() and (old / "index.html").resolve() == default.resolve()
+    again = runbook.build_html(notebooks, root=tmp_path, profile="default")  # a rebuild replaces the folder
+    assert again.is_file() and old.is_symlink()
+    with pytest.raises(runbook.ProfileError, match="profile 'locks': its book would be written to _build/locks/html"):
+        runbook.build_html(notebooks, root=tmp_path, profile="locks")

@@ -93,7 +93,7 @@ def test_bad_inputs_name_the_value():
         shaped_rounds(_data(), _profile(), rounds=-1)
     with pytest.raises(ValueError, match="NaN"):
         attribution_envelope(torch.full((1, 1, 8, 8), float("nan")))
-    with pytest.raises(ValueError, match=r"\(N, 1, H, W\)"):
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         attribution_envelope(torch.ones(8, 8))
     with pytest.raises(ValueError, match="mix must be a number in"):
         attribution_envelope(torch.ones(1, 1, 8, 8), mix=1.5)

@@ -10,7 +10,7 @@ balanced within each class (sample ``j`` of class ``c`` is recorded at location
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import Tensor
@@ -123,6 +123,6 @@ def load_splits(cfg: DataConfig = DataConfig(), *, refresh: bool = False) -> Spl
     data = generate_dataset(cfg)
     splits = make_splits(data, class_names=CLASS_NAMES, location_names=LOCATION_NAMES,
                          sample_rate=cfg.simulator.sample_rate, split=cfg.split, seed=cfg.seed,
-                         info={"source": "simulator", "n_per_class": cfg.n_per_class}, name="harmonic")
+                         info={"source": "simulator", "n_per_class": cfg.n_per_class, "stft": asdict(cfg.stft)}, name="harmonic")
     save_splits(splits, folder)
     return splits

@@ -18,19 +18,22 @@ class names and class count from :func:`load_dataset`:
       dataset: {path: data/recordings, labels: data/labels.csv, window: 8192}
 
   with optional keys ``sample_rate`` (HDF5: default the rate the files store),
-  ``window``, ``length_policy``, ``length``, ``sensors`` and ``stft`` (fields of
-  :class:`nsde.data.STFTConfig`, e.g. ``{n_fft: 256, hop: 32, freq_scale: linear}``).
-  Relative paths are resolved against the repository root. A bare string path works for
-  HDF5 folders that store their rate next to a ``labels.csv``.
+  ``window``, ``length_policy``, ``length``, ``sensors``, ``sensors_as`` (``channels``, the
+  default: the sensors of a recording are the channels of one image, scored per case;
+  ``images``: one image per sensor) and ``stft`` (fields of :class:`nsde.data.STFTConfig`,
+  e.g. ``{n_fft: 256, hop: 32, freq_scale: linear}``; every field it leaves out is fitted to
+  the recordings' length and sampling rate, :mod:`nsde.data.fit`). Relative paths are
+  resolved against the repository root. A bare string path works for HDF5 folders that
+  store their rate next to a ``labels.csv``.
 """
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, Mapping
 
 from nsde.data.harmonic import DataConfig, load_splits
-from nsde.data.loaders import LENGTH_POLICIES, RecordingConfig, load_hdf5_folder, load_ts
+from nsde.data.fit import check_stft_fields
+from nsde.data.loaders import LENGTH_POLICIES, SENSORS_AS, RecordingConfig, load_hdf5_folder, load_ts
 from nsde.data.spectrogram import STFTConfig
 from nsde.data.splits import Splits
 
@@ -48,7 +51,7 @@ PLAID_LENGTH = 1024
 #: PLAID's appliance types, in the order of its labels 0-10 (from the file's header).
 PLAID_CLASSES = ("air conditioner", "compact fluorescent lamp", "fan", "fridge", "hairdryer", "heater",
                  "incandescent light bulb", "laptop", "microwave", "vacuum", "washing machine")
-_KEYS = {"path", "labels", "sample_rate", "window", "length_policy", "length", "sensors", "stft", "name"}
+_KEYS = {"path", "labels", "sample_rate", "window", "length_policy", "length", "sensors", "sensors_as", "stft", "name"}
 _REPO = Path(__file__).resolve().parents[2]
 
 
@@ -118,21 +121,11 @@ def check_dataset_spec(dataset: Any) -> None:
     if "length_policy" in dataset and dataset["length_policy"] not in LENGTH_POLICIES:
         raise ValueError(f"dataset: length_policy must be one of {LENGTH_POLICIES}, but found "
                          f"{dataset['length_policy']!r}")
+    if "sensors_as" in dataset and dataset["sensors_as"] not in SENSORS_AS:
+        raise ValueError(f"dataset: sensors_as must be one of {SENSORS_AS} (the sensors of a recording as the "
+                         f"channels of one image, or each its own image), but found {dataset['sensors_as']!r}")
     if "stft" in dataset:
-        _stft(dataset["stft"])
-
-
-def _stft(spec: Any) -> STFTConfig:
-    if not isinstance(spec, Mapping):
-        raise ValueError(f"dataset: stft must be a mapping of STFTConfig fields, but found {spec!r}")
-    allowed = {f.name for f in fields(STFTConfig)}
-    unknown = sorted(set(spec) - allowed)
-    if unknown:
-        raise ValueError(f"dataset: stft has unknown field(s) {unknown}; STFTConfig fields: {sorted(allowed)}")
-    try:
-        return STFTConfig(**spec)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"dataset: stft: {exc}") from None
+        check_stft_fields(dataset["stft"])
 
 
 def load_dataset(dataset: str | Mapping = "harmonic", *, image_size: int = 64, seed: int = 0,
@@ -146,8 +139,9 @@ def load_dataset(dataset: str | Mapping = "harmonic", *, image_size: int = 64, s
         n_per_class: samples per class of the simulator (ignored by recorded data).
 
     Returns:
-        :class:`nsde.data.Splits` with ``class_names``, ``num_classes``, ``name`` and a
-        per-sample ``meta["record"]``; no recording has samples in two splits.
+        :class:`nsde.data.Splits` with ``class_names``, ``num_classes``, ``name``, the STFT
+        used (``.stft``; ``info["stft_fitted"]`` names the settings fitted to the recordings)
+        and a per-sample ``meta["record"]``; no recording has samples in two splits.
 
     Raises:
         ValueError / FileNotFoundError: an unknown name, a missing file, a bad option (named).
@@ -164,12 +158,12 @@ def load_dataset(dataset: str | Mapping = "harmonic", *, image_size: int = 64, s
         return splits
     spec = {"path": dataset} if isinstance(dataset, str) else dict(dataset)
     p = _resolve(spec["path"], "path")
-    stft = _stft(spec["stft"]) if "stft" in spec else STFTConfig()
-    cfg = RecordingConfig(image_size=image_size, stft=stft, seed=seed)
+    cfg = RecordingConfig(image_size=image_size, stft=spec.get("stft"), seed=seed)
+    sensors_as = spec.get("sensors_as", "channels")
     if p.is_file():
         return load_ts(p, float(spec["sample_rate"]), cfg, window=spec.get("window"),
                        length_policy=spec.get("length_policy", "equal"), length=spec.get("length"),
-                       name=spec.get("name"))
+                       name=spec.get("name"), sensors_as=sensors_as)
     labels = _resolve(spec.get("labels", p / "labels.csv"), "labels")
     return load_hdf5_folder(p, labels, cfg, sample_rate=spec.get("sample_rate"), window=spec.get("window"),
-                            sensors=spec.get("sensors"), name=spec.get("name"))
+                            sensors=spec.get("sensors"), name=spec.get("name"), sensors_as=sensors_as)

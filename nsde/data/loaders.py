@@ -1,18 +1,28 @@
 """Loaders that bring real recordings into the spectrogram pipeline of the book.
 
-Both produce the same ``Splits`` as the simulator: each sample is one window of one
-sensor's recording, turned into a spectrogram image by :func:`nsde.data.spectrogram` with
-the :class:`RecordingConfig`'s STFT (whose band is in Hz, so the recordings' sampling rate
-sets the frequency axis) and image size. Windows of one recording never fall in two
-splits (:func:`nsde.data.grouped_split`), and a data set's own train/test split is kept
-(validation carved out of its training part). Results are cached under a hash of the
-files' contents and the arguments, and only after every file has been read and checked,
-so a bad input never leaves a partial cache entry.
+Both produce the same ``Splits`` as the simulator: each sample is one window of a
+recording, turned into a spectrogram image by :func:`nsde.data.spectrogram` with the
+:class:`RecordingConfig`'s STFT (whose band is in Hz, so the recordings' sampling rate sets
+the frequency axis) and image size. The sensors (the dimensions of a ``.ts`` case, the
+datasets of an HDF5 recording) are the **channels** of one image by default
+(``sensors_as="channels"``: one sample per window, scored per case, as the UCR/UEA archive
+scores its multivariate problems), or each its own single-channel image
+(``sensors_as="images"``). STFT settings the configuration leaves open are fitted to the
+recordings (:mod:`nsde.data.fit`), printed when the splits are built and recorded in
+``Splits.info["stft"]``; given ones that do not fit stop the run, naming the file, the
+profile key and a value that fits. The raw windows are kept beside the images
+(``meta["series"]``, float32 ``(N, channels, samples)``) for classifiers of raw series.
+Windows of one recording never fall in two splits (:func:`nsde.data.grouped_split`), and a
+data set's own train/test split is kept (validation carved out of its training part).
+Results are cached under a hash of the files' contents and the arguments, and only after
+every file has been read and checked, so a bad input never leaves a partial cache entry.
 
 * :func:`load_ts`: UCR/UEA ``.ts`` time-series classification files (read with sktime's
   maintained reader), a single file or a ``*_TRAIN.ts`` / ``*_TEST.ts`` pair; each
   dimension of a case is one sensor. Unequal lengths are handled by ``length_policy``;
-  ``.ts`` files store no sampling rate, so it is an argument.
+  ``.ts`` files store no sampling rate, so it is an argument. sktime's reader lowercases
+  the labels; they are matched to the ``@classLabel`` header without regard to case, and
+  the header's spelling is kept as the class names.
 * :func:`load_hdf5_folder`: ORNL's layout, a folder of HDF5 files (``.h5``/``.hdf5``, any
   case), one per recording, one dataset per sensor (a 2-D dataset holds several sensors,
   its longer axis being time), a ``sample_rate`` attribute on the file or dataset, and a
@@ -25,7 +35,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -33,15 +43,18 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from nsde._infra.cache import artifact_dir, cache_root, config_hash
-from nsde.data.spectrogram import STFTConfig, check_stft, spectrogram
+from nsde.data.fit import check_stft_fields, describe_stft, resolve_stft
+from nsde.data.spectrogram import STFTConfig, spectrogram
 from nsde.data.splits import SignalDataset, Splits, load_saved_splits, make_splits, save_splits
 
-__all__ = ["RecordingConfig", "LENGTH_POLICIES", "read_ts", "load_ts", "read_hdf5_folder", "load_hdf5_folder",
-           "fit_length", "recordings_to_splits"]
+__all__ = ["RecordingConfig", "LENGTH_POLICIES", "SENSORS_AS", "read_ts", "load_ts", "read_hdf5_folder",
+           "load_hdf5_folder", "fit_length", "match_labels", "recordings_to_splits"]
 
-LOADER_VERSION = 3
+LOADER_VERSION = 4  # 4: sensors as channels, fitted STFT, raw series kept, labels matched without case
 #: How series of unequal length are brought to one length (``load_ts``).
 LENGTH_POLICIES = ("equal", "crop", "pad", "resample")
+#: How the sensors of a recording enter the model: channels of one image, or one image each.
+SENSORS_AS = ("channels", "images")
 _H5_SUFFIXES = (".h5", ".hdf5")
 
 
@@ -51,14 +64,16 @@ class RecordingConfig:
 
     Attributes:
         image_size: spectrogram side in pixels (>= 16).
-        stft: the STFT and image parameters (band in Hz).
+        stft: the STFT and image parameters (band in Hz): a complete
+            :class:`STFTConfig`, a mapping of the fields to set (the others are fitted to
+            the recordings, :func:`nsde.data.fit.fit_stft`), or ``None`` (all fitted).
         split: train / validation / test fractions (validation and train only, in this
             proportion, when the data set has its own test split).
         seed: seed of the split.
     """
 
     image_size: int = 64
-    stft: STFTConfig = field(default_factory=STFTConfig)
+    stft: STFTConfig | dict | None = None
     split: tuple[float, float, float] = (0.70, 0.15, 0.15)
     seed: int = 0
 
@@ -70,6 +85,8 @@ class RecordingConfig:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"RecordingConfig.seed must be an int >= 0, but found {self.seed!r}")
         object.__setattr__(self, "split", tuple(float(f) for f in self.split))
+        if self.stft is not None and not isinstance(self.stft, STFTConfig):
+            object.__setattr__(self, "stft", check_stft_fields(self.stft))
 
 
 def _digest(paths: list[Path]) -> str:
@@ -103,6 +120,39 @@ def _check_window(window) -> int | None:
     return window
 
 
+def _check_sensors_as(sensors_as) -> None:
+    if sensors_as not in SENSORS_AS:
+        raise ValueError(f"sensors_as must be one of {SENSORS_AS} (the sensors as channels of one image, or each "
+                         f"its own image), but found {sensors_as!r}")
+
+
+def _case_windows(case: Tensor, window: int | None, where: str) -> Tensor:
+    """The windows of one recording's sensors ``(sensors, samples)``: ``(windows, sensors, window)``."""
+    return torch.stack([_windows(case[d], window, f"{where} sensor {d}") for d in range(case.shape[0])], 1)
+
+
+def _samples(per_case: list[Tensor], labels: list[str], sensors_as: str, is_test: list[bool] | None = None):
+    """The samples of recordings cut into windows ``(windows, sensors, window)`` each:
+    ``(signals, labels, locations or None, records, test mask or None)``; with
+    ``"channels"`` one sample per window (its sensors the channels), with ``"images"`` one
+    per window and sensor (``locations`` the sensor)."""
+    wins, labs, locs, recs, test = [], [], [], [], []
+    for r, w in enumerate(per_case):
+        if sensors_as == "images":
+            n_w, n_s = w.shape[:2]
+            wins.append(w.transpose(0, 1).reshape(n_w * n_s, 1, -1))  # sensor-major, as the sensors are listed
+            locs.append(torch.arange(n_s).repeat_interleave(n_w))
+        else:
+            wins.append(w)
+        n = len(wins[-1])
+        labs += [labels[r]] * n
+        recs.append(torch.full((n,), r))
+        if is_test is not None:
+            test.append(torch.full((n,), is_test[r], dtype=torch.bool))
+    return (torch.cat(wins), labs, torch.cat(locs) if locs else None, torch.cat(recs),
+            torch.cat(test) if test else None)
+
+
 # --------------------------------------------------------------------------- UCR/UEA .ts
 def _class_labels(path: Path) -> list[str]:
     """The ``@classLabel`` list of a ``.ts`` header, in its order."""
@@ -120,6 +170,41 @@ def _class_labels(path: Path) -> list[str]:
     raise ValueError(f"{path.name}: no '@classLabel true ...' header; a classification file needs labels")
 
 
+def match_labels(labels: list[str], names: list[str], where: str, what: str) -> list[str]:
+    """Each label spelt as in ``names``, matched without regard to case (sktime's reader
+    lowercases the labels of a ``.ts`` file; its ``@classLabel`` header keeps their case).
+
+    Args:
+        labels: the labels as read.
+        names: the declared classes, in their own spelling.
+        where: the file, for messages.
+        what: what declares the classes (``"@classLabel"``, ``"class_names"``).
+
+    Raises:
+        ValueError: two declared classes differ only in case (they cannot be told apart
+            once lowercased), or a label matches no declared class.
+    """
+    folded: dict[str, list[str]] = {}
+    for n in names:
+        folded.setdefault(n.casefold(), []).append(n)
+    clash = [v for v in folded.values() if len(v) > 1]
+    if clash:
+        raise ValueError(f"{where}: {what} declares {clash[0]}, which differ only in case; sktime's reader "
+                         "lowercases the labels, so these classes cannot be told apart: give them names that "
+                         "differ in more than case")
+    out, unknown = [], set()
+    for lab in labels:
+        match = folded.get(lab.casefold())
+        if match is None:
+            unknown.add(lab)
+        else:
+            out.append(match[0])
+    if unknown:
+        raise ValueError(f"{where}: labels {sorted(unknown)} are not in {what} {list(names)} (compared without "
+                         f"regard to case); add them to {what} or correct the labels of those cases")
+    return out
+
+
 def read_ts(path: str | Path) -> tuple[list[Tensor], list[str], list[str]]:
     """Read a UCR/UEA ``.ts`` classification file (sktime's reader; lengths may differ).
 
@@ -128,7 +213,8 @@ def read_ts(path: str | Path) -> tuple[list[Tensor], list[str], list[str]]:
 
     Returns:
         ``(series, labels, class_labels)``: one float32 ``(dimensions, length_i)`` tensor
-        per case, one label string per case, and the ``@classLabel`` list (in its order).
+        per case, one label string per case (spelt as in the header), and the
+        ``@classLabel`` list (in its order).
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -164,10 +250,7 @@ def read_ts(path: str | Path) -> tuple[list[Tensor], list[str], list[str]]:
         case = torch.stack(dims)
         _check_finite(case, f"{path.name} case {i}")
         series.append(case)
-    labels = [str(v) for v in y]
-    unknown = sorted(set(labels) - set(declared))
-    if unknown:
-        raise ValueError(f"{path.name}: labels {unknown} are not in @classLabel {declared}")
+    labels = match_labels([str(v) for v in y], declared, path.name, "@classLabel")
     if not series:
         raise ValueError(f"{path.name}: no cases after @data")
     return series, labels, declared
@@ -213,34 +296,53 @@ def fit_length(series: list[Tensor], policy: str = "equal", length: int | None =
     return torch.stack([F.interpolate(s[None], size=n, mode="linear", align_corners=False)[0] for s in series])
 
 
-def recordings_to_splits(signals: Tensor, labels: list[str], locations: Tensor, class_names: list[str],
+def recordings_to_splits(signals: Tensor, labels: list[str], locations: Tensor | None, class_names: list[str],
                          location_names: list[str], sample_rate: float, cfg: RecordingConfig,
                          record: Tensor, info: dict, *, test_mask: Tensor | None = None,
-                         name: str = "recordings") -> Splits:
+                         name: str = "recordings", where: str | None = None) -> Splits:
     """Turn recorded windows into spectrogram ``Splits`` (the simulator's pipeline).
 
     Args:
-        signals: float32 ``(N, L)`` windows.
+        signals: float32 ``(N, C, L)`` windows whose ``C`` sensors become the channels of one
+            image, or ``(N, L)`` (one channel).
         labels: N class-name strings.
-        locations: int64 ``(N,)`` sensor index of each window.
+        locations: int64 ``(N,)`` sensor index of each window when each sensor is its own
+            image (``meta["location"]``), or ``None`` (the sensors are channels).
         class_names: the classes, in label-index order.
         location_names: the sensors, in index order.
         sample_rate: samples per second.
-        cfg: image size, STFT, split fractions and seed.
+        cfg: image size, STFT (fields it leaves open are fitted, :func:`nsde.data.fit.resolve_stft`),
+            split fractions and seed.
         record: int64 ``(N,)`` index of the recording (file or case) of each window.
-        info: provenance stored with the splits.
+        info: provenance stored with the splits; the STFT used (``"stft"``), the fields
+            fitted (``"stft_fitted"``), the samples per window and the channels join it.
         test_mask: bool ``(N,)``, the data set's own test windows (kept as the test split).
         name: the data set's name.
+        where: the file or folder named by messages (default ``name``).
+
+    Raises:
+        ValueError: fewer than 2 classes; STFT settings that do not fit (one message naming
+            ``where``, the profile keys and values that fit); a split that cannot be made.
     """
     if len(class_names) < 2:
         raise ValueError(f"{name}: {len(class_names)} class {list(class_names)}, but a classifier needs at least 2 "
                          "classes")
-    check_stft(cfg.stft, sample_rate, signals.shape[1])
-    lookup = {c: i for i, c in enumerate(class_names)}
+    if signals.ndim == 2:
+        signals = signals[:, None]
+    n, c, length = signals.shape
+    stft, fitted = resolve_stft(cfg.stft, length, sample_rate, cfg.image_size, where or name)
+    if fitted:
+        print(f"{name}: {describe_stft(stft, length, sample_rate, fitted)}")
+    lookup = {cl: i for i, cl in enumerate(class_names)}
     y = torch.tensor([lookup[lab] for lab in labels], dtype=torch.long)
-    x = torch.cat([spectrogram(signals[s:s + 256], cfg.image_size, cfg.stft, sample_rate)
-                   for s in range(0, len(signals), 256)])
-    data = SignalDataset(x, y, {"location": locations.long(), "record": record.long(), "index": torch.arange(len(y))})
+    flat = signals.reshape(n * c, length)
+    x = torch.cat([spectrogram(flat[s:s + 256], cfg.image_size, stft, sample_rate)
+                   for s in range(0, len(flat), 256)]).reshape(n, c, cfg.image_size, cfg.image_size)
+    meta = {"record": record.long(), "index": torch.arange(n), "series": signals.float().contiguous()}
+    if locations is not None:
+        meta["location"] = locations.long()
+    info = {**info, "stft": asdict(stft), "stft_fitted": list(fitted), "samples": int(length), "channels": int(c)}
+    data = SignalDataset(x, y, meta)
     return make_splits(data, class_names=class_names, location_names=location_names, sample_rate=sample_rate,
                        split=cfg.split, seed=cfg.seed, info=info, test_mask=test_mask, name=name)
 
@@ -269,12 +371,15 @@ def _ts_pair(path: Path, test_path: str | Path | None) -> tuple[Path, Path | Non
 
 def load_ts(path: str | Path, sample_rate: float, cfg: RecordingConfig = RecordingConfig(), *,
             test_path: str | Path | None = None, window: int | None = None, length_policy: str = "equal",
-            length: int | None = None, class_names: list[str] | None = None, name: str | None = None) -> Splits:
+            length: int | None = None, class_names: list[str] | None = None, name: str | None = None,
+            sensors_as: str = "channels") -> Splits:
     """Spectrogram ``Splits`` of a UCR/UEA ``.ts`` file, or of a TRAIN/TEST pair.
 
-    Every dimension of a case is one sensor; each (case, dimension) series gives one sample
-    per window. A ``*_TRAIN.ts`` path whose ``*_TEST.ts`` twin exists (or ``test_path``) is
-    read as a pair, and its test file becomes the test split.
+    Every dimension of a case is one sensor: with ``sensors_as="channels"`` each window of a
+    case gives one sample whose channels are its dimensions (scored per case); with
+    ``"images"`` each (case, dimension) series gives one single-channel sample per window.
+    A ``*_TRAIN.ts`` path whose ``*_TEST.ts`` twin exists (or ``test_path``) is read as a
+    pair, and its test file becomes the test split.
 
     Args:
         path: the ``.ts`` file (or the TRAIN file of a pair).
@@ -284,12 +389,15 @@ def load_ts(path: str | Path, sample_rate: float, cfg: RecordingConfig = Recordi
         test_path: the TEST file of a pair (default: the ``_TEST`` twin of ``path`` if any).
         window: samples per window, or ``None`` (each series is one sample).
         length_policy, length: how unequal lengths are handled (:func:`fit_length`).
-        class_names: the classes in label-index order (default: the file's ``@classLabel``).
+        class_names: the classes in label-index order (default: the file's ``@classLabel``);
+            labels are matched to them without regard to case.
         name: the data set's name (default: the file name without ``_TRAIN`` and suffix).
+        sensors_as: ``"channels"`` or ``"images"`` (:data:`SENSORS_AS`).
 
     Raises:
         ValueError / FileNotFoundError: see :func:`read_ts`; an empty class; a bad
-            ``sample_rate``; an STFT that does not fit (naming the ``STFTConfig`` field).
+            ``sample_rate`` or ``sensors_as``; an STFT that does not fit (naming the file,
+            the profile key and a value that fits).
     """
     path = Path(path)
     if not (isinstance(sample_rate, (int, float)) and not isinstance(sample_rate, bool)
@@ -298,6 +406,7 @@ def load_ts(path: str | Path, sample_rate: float, cfg: RecordingConfig = Recordi
     if not path.is_file():
         raise FileNotFoundError(f"no .ts file at {path}")
     window = _check_window(window)
+    _check_sensors_as(sensors_as)
     train_path, test_file = _ts_pair(path, test_path)
     if test_file is not None and not test_file.is_file():
         raise FileNotFoundError(f"no .ts test file at {test_file}")
@@ -319,32 +428,24 @@ def load_ts(path: str | Path, sample_rate: float, cfg: RecordingConfig = Recordi
             raise ValueError(f"{files[0].name}: cases have different numbers of dimensions {sorted(dims)}")
         x = fit_length(series, length_policy, length)
         names = list(class_names or declared)
-        unknown = sorted(set(labels) - set(names))
-        if unknown:
-            raise ValueError(f"{files[0].name}: labels {unknown} are not in class_names {names}")
+        if class_names:
+            labels = match_labels(labels, names, files[0].name, "class_names")
         if len(names) < 2:
             where = "class_names" if class_names else "its @classLabel"
             raise ValueError(f"{files[0].name}: {where} lists {len(names)} class {names}, but a classifier needs at "
                              "least 2 classes")
-        wins, labs, locs, recs, test = [], [], [], [], []
-        for i in range(x.shape[0]):
-            for d in range(x.shape[1]):
-                w = _windows(x[i, d], window, f"{files[0].name} case {i} dimension {d}")
-                wins.append(w)
-                labs += [labels[i]] * len(w)
-                locs.append(torch.full((len(w),), d))
-                recs.append(torch.full((len(w),), i))
-                test.append(torch.full((len(w),), is_test[i], dtype=torch.bool))
+        per_case = [_case_windows(x[i], window, f"{files[0].name} case {i}") for i in range(x.shape[0])]
+        wins, labs, locs, recs, test = _samples(per_case, labels, sensors_as, is_test)
         info = {"source": "ts", "files": [f.name for f in files], "length_policy": length_policy,
-                "length": int(x.shape[-1]), "sample_rate": float(sample_rate)}
-        return recordings_to_splits(torch.cat(wins), labs, torch.cat(locs), names,
-                                    [f"dimension {d}" for d in range(x.shape[1])], float(sample_rate), cfg,
-                                    torch.cat(recs), info, test_mask=torch.cat(test) if test_file else None,
-                                    name=label)
+                "length": int(x.shape[-1]), "sample_rate": float(sample_rate), "sensors_as": sensors_as,
+                "cases": int(x.shape[0]), "dimensions": int(x.shape[1])}
+        return recordings_to_splits(wins, labs, locs, names, [f"dimension {d}" for d in range(x.shape[1])],
+                                    float(sample_rate), cfg, recs, info, test_mask=test if test_file else None,
+                                    name=label, where=files[0].name)
 
     key = {"loader": "ts", "version": LOADER_VERSION, "digest": _digest(files), "sample_rate": float(sample_rate),
            "cfg": cfg, "window": window, "length_policy": length_policy, "length": length,
-           "class_names": class_names, "name": label}
+           "class_names": class_names, "name": label, "sensors_as": sensors_as}
     return _cached_or("recordings", key, build)
 
 
@@ -501,12 +602,13 @@ def read_hdf5_folder(folder: str | Path, labels_csv: str | Path, sample_rate: fl
 def load_hdf5_folder(folder: str | Path, labels_csv: str | Path, cfg: RecordingConfig = RecordingConfig(), *,
                      sample_rate: float | None = None, window: int | None = None,
                      sensors: list[str] | None = None, class_names: list[str] | None = None,
-                     name: str | None = None) -> Splits:
+                     name: str | None = None, sensors_as: str = "channels") -> Splits:
     """Spectrogram ``Splits`` of a folder of HDF5 recordings (ORNL's layout).
 
-    Each recording's sensor is cut into non-overlapping windows of ``window`` samples
-    (``None``: the whole recording is one sample); each window is a sample at that sensor's
-    location, and all windows of a recording fall in one split.
+    Each recording is cut into non-overlapping windows of ``window`` samples (``None``: the
+    whole recording is one sample); each window is one sample whose channels are the
+    sensors (``sensors_as="channels"``), or one sample per sensor (``"images"``, the
+    sensor's location in ``meta["location"]``); all windows of a recording fall in one split.
 
     Args:
         folder: folder of HDF5 files, one per recording, one dataset per sensor.
@@ -518,12 +620,14 @@ def load_hdf5_folder(folder: str | Path, labels_csv: str | Path, cfg: RecordingC
         class_names: classes in label-index order (default: sorted labels of the CSV);
             a class with no recording raises.
         name: the data set's name (default: the folder's name).
+        sensors_as: ``"channels"`` or ``"images"`` (:data:`SENSORS_AS`).
 
     Raises:
-        see :func:`read_hdf5_folder`; ``ValueError`` for an empty class or an STFT that does
-        not fit (naming the ``STFTConfig`` field).
+        see :func:`read_hdf5_folder`; ``ValueError`` for an empty class, a bad ``sensors_as``
+        or an STFT that does not fit (naming the folder, the profile key and a value that fits).
     """
     window = _check_window(window)
+    _check_sensors_as(sensors_as)
     folder, labels_csv = Path(folder), Path(labels_csv)
     if not folder.is_dir():
         raise FileNotFoundError(f"no recordings folder at {folder}")
@@ -548,20 +652,15 @@ def load_hdf5_folder(folder: str | Path, labels_csv: str | Path, cfg: RecordingC
                 raise ValueError(f"{odd}: {lengths[odd]} samples, but most recordings have {common}; with window=None "
                                  "each recording is one sample, so all must have one length: set `window` (at most "
                                  f"the shortest recording, {shortest} samples) to cut them into windows")
-        wins, labs, locs, recs = [], [], [], []
-        for r, (f, lab) in enumerate(zip(files, labels)):
-            for s in range(len(sens)):
-                w = _windows(data[f][s], window, f"{f}/{sens[s]}")
-                wins.append(w)
-                labs += [lab] * len(w)
-                locs.append(torch.full((len(w),), s))
-                recs.append(torch.full((len(w),), r))
-        return recordings_to_splits(torch.cat(wins), labs, torch.cat(locs), names, sens, rate, cfg,
-                                    torch.cat(recs), {"source": "hdf5", "files": files, "sample_rate": rate},
-                                    name=name or folder.name)
+        per_file = [_case_windows(data[f], window, f) for f in files]
+        wins, labs, locs, recs, _ = _samples(per_file, labels, sensors_as)
+        info = {"source": "hdf5", "files": files, "sample_rate": rate, "sensors_as": sensors_as,
+                "length": int(max(data[f].shape[-1] for f in files)), "recordings": len(files)}
+        return recordings_to_splits(wins, labs, locs, names, sens, rate, cfg, recs, info, name=name or folder.name,
+                                    where=f"{folder.name}/")
 
     files = _h5_files(folder)
     key = {"loader": "hdf5", "version": LOADER_VERSION, "digest": _digest(files + [labels_csv]),
            "sample_rate": sample_rate, "cfg": cfg, "window": window, "sensors": sensors, "class_names": class_names,
-           "name": name}
+           "name": name, "sensors_as": sensors_as}
     return _cached_or("recordings", key, build)

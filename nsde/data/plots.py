@@ -1,28 +1,56 @@
-"""Figures of the harmonic-signals dataset (NSDE paper, arXiv 2409.01532, Sec. 4.1):
-class waveforms, one injection at the six sensors, and spectrogram galleries."""
+"""Figures of the data sets: the harmonic-signals simulator's (NSDE paper, arXiv 2409.01532,
+Sec. 4.1) class waveforms, one injection at the six sensors and spectrogram galleries, and
+example spectrograms of every class of recordings (every sensor of a multi-sensor sample)."""
 from __future__ import annotations
+
+import math
 
 import torch
 
 from nsde.data.simulator import CLASS_NAMES, LOCATION_NAMES, SimulatorConfig, simulate
 from nsde.data.spectrogram import STFTConfig, row_of_frequency, spectrogram
 
-__all__ = ["plot_class_waveforms", "plot_sensors", "plot_gallery", "frequency_axis"]
+__all__ = ["plot_class_waveforms", "plot_sensors", "plot_gallery", "plot_examples", "frequency_axis"]
 
 _TICKS_KHZ = (0.5, 1, 2, 5, 10, 20, 50, 100)
 
 
-def frequency_axis(ax, image_size: int, sample_rate: float, stft=None, labels: bool = True) -> None:
-    """Label an image's rows with frequencies (kHz) for a linear or log frequency axis."""
+def frequency_axis(ax, image_size: int, sample_rate: float, stft=None, labels: bool = True) -> str:
+    """Label an image's rows with frequencies for a linear or log frequency axis: in kHz
+    (0.5-100 kHz ticks) when the band reaches them, else in Hz (slow recordings).
+
+    Returns:
+        the unit of the labels, ``"kHz"`` or ``"Hz"``.
+    """
     stft = stft or STFTConfig()
+    lo, hi = stft.band(sample_rate)
     ticks = [f for f in _TICKS_KHZ if f * 1e3 <= sample_rate / 2]
     if stft.freq_scale == "log":
-        ticks = [f for f in ticks if stft.band(sample_rate)[0] <= f * 1e3 <= stft.band(sample_rate)[1]]
+        ticks = [f for f in ticks if lo <= f * 1e3 <= hi]
     else:
         ticks = [f for f in ticks if f >= 10] or ticks
-    rows = row_of_frequency([f * 1e3 for f in ticks], image_size, sample_rate, stft) - 0.5
+    unit, scale = "kHz", 1e3
+    if not ticks:
+        unit, scale = "Hz", 1.0
+        ticks = _hz_ticks(max(lo, hi / 100) if stft.freq_scale == "log" else 0.0, hi, stft.freq_scale == "log")
+    rows = row_of_frequency([f * scale for f in ticks], image_size, sample_rate, stft) - 0.5
     ax.set_yticks(rows.tolist())
     ax.set_yticklabels([f"{f:g}" for f in ticks] if labels else [])
+    return unit
+
+
+def _hz_ticks(lo: float, hi: float, log: bool) -> list[float]:
+    """Round frequencies in ``[lo, hi]`` Hz: 1-2-5 steps (log axis), or about four even steps."""
+    if log:
+        out, decade = [], 10.0 ** math.floor(math.log10(lo))
+        while decade <= hi:
+            out += [m * decade for m in (1, 2, 5) if lo <= m * decade <= hi]
+            decade *= 10
+        return out
+    raw = (hi - lo) / 4
+    step = 10.0 ** math.floor(math.log10(raw))
+    step *= next(m for m in (1, 2, 5, 10) if m * step >= raw)
+    return [round(lo + k * step, 10) for k in range(int((hi - lo) / step + 1e-9) + 1)]
 
 
 def plot_class_waveforms(config: SimulatorConfig = SimulatorConfig(), seed: int = 0, duration_ms: float | None = None):
@@ -141,5 +169,65 @@ def plot_gallery(dataset, class_names, per_class: int = 4, sample_rate: float | 
         axes[-1, 0].tick_params(labelsize=5)
     axes[-1, 0].set_ylabel("frequency (kHz)" if sample_rate else "row", fontsize=6)
     fig.suptitle("Spectrogram gallery: columns are classes, L<k> the sensor location (frequency upwards)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_examples(splits, per_class: int = 4, seed: int = 0, max_channels: int = 6):
+    """Example training spectrograms of every class of a data set, frequency axis labelled.
+
+    One-channel images: ``per_class`` examples per class (columns are classes). Images of
+    several channels (the sensors of one recording): one example per class (rows) with its
+    first ``max_channels`` channels side by side (columns are sensors).
+
+    Args:
+        splits: the data (:class:`nsde.data.Splits`, with ``stft`` and ``sample_rate``).
+        per_class: examples per class of one-channel data.
+        seed: which examples are shown.
+        max_channels: most channels shown of multi-channel data.
+
+    Returns:
+        the matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    ds, names, stft = splits.train, splits.class_names, splits.stft
+    g = torch.Generator().manual_seed(seed)
+    n_c, size, chans = len(names), ds.x.shape[-1], ds.x.shape[1]
+    picks = []
+    for c in range(n_c):
+        idx = torch.nonzero(ds.y == c).squeeze(1)
+        picks.append(idx[torch.randperm(len(idx), generator=g)[:per_class if chans == 1 else 1]].tolist())
+    if chans == 1:
+        rows, cols = per_class, n_c
+        cells = [[(picks[c][r], 0) if r < len(picks[c]) else None for c in range(n_c)] for r in range(rows)]
+        titles = [n for n in names]
+    else:
+        rows, cols = n_c, min(chans, max_channels)
+        cells = [[(picks[r][0], k) for k in range(cols)] for r in range(rows)]
+        titles = [str(n) for n in splits.location_names[:cols]]
+    fig, axes = plt.subplots(rows, cols, figsize=(max(4.0, cols * 1.4), rows * 1.3 + 0.9), squeeze=False)
+    unit = "Hz"
+    for r in range(rows):
+        for k in range(cols):
+            ax = axes[r, k]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            cell = cells[r][k]
+            if cell is not None:
+                ax.imshow(ds.x[cell[0], cell[1]], origin="lower", cmap="magma", aspect="auto", vmin=0, vmax=1)
+            if r == 0:
+                ax.set_title(titles[k], fontsize=7)
+            if k == 0:
+                unit = frequency_axis(ax, size, splits.sample_rate, stft, labels=True)
+                ax.tick_params(labelsize=6)
+                if chans > 1:
+                    ax.set_ylabel(f"{names[r]}\n({unit})", fontsize=7)
+    if chans == 1:
+        axes[-1, 0].set_ylabel(f"frequency ({unit})", fontsize=7)
+    axes[-1, 0].set_xlabel("time", fontsize=7)
+    what = (f"{per_class} training images per class (columns)" if chans == 1 else
+            "one training sample per class (rows), its sensors side by side (columns)")
+    fig.suptitle(f"{splits.name}: {what}, frequency upwards", fontsize=9)
     fig.tight_layout()
     return fig

@@ -16,6 +16,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from nsde._infra.cache import DamagedCacheEntry, load_torch, save_torch
+from nsde.data.spectrogram import STFTConfig
 
 __all__ = ["SPLIT_NAMES", "SignalDataset", "Splits", "stratified_subset", "split_counts", "min_class_size",
            "stratified_split", "grouped_split", "make_splits", "save_splits", "load_saved_splits"]
@@ -25,15 +26,16 @@ SPLIT_NAMES = ("train", "val", "test")
 
 
 class SignalDataset(Dataset):
-    """One split: images ``x`` float32 ``(N, 1, H, W)`` in [0, 1], labels ``y`` int64 ``(N,)``
-    and per-sample metadata ``meta`` (dict of tensors with first dimension ``N``).
+    """One split: images ``x`` float32 ``(N, C, H, W)`` in [0, 1] (``C`` channels: 1, or the
+    sensors of a recording), labels ``y`` int64 ``(N,)`` and per-sample metadata ``meta``
+    (dict of tensors with first dimension ``N``).
 
     Indexing returns ``(x[i], y[i])``.
     """
 
     def __init__(self, x: Tensor, y: Tensor, meta: dict[str, Tensor] | None = None) -> None:
         if x.ndim != 4 or x.dtype != torch.float32:
-            raise ValueError(f"x must be float32 (N, 1, H, W), got {x.dtype} {tuple(x.shape)}")
+            raise ValueError(f"x must be float32 (N, C, H, W), got {x.dtype} {tuple(x.shape)}")
         if y.shape != (x.shape[0],) or y.dtype != torch.int64:
             raise ValueError(f"y must be int64 ({x.shape[0]},), got {y.dtype} {tuple(y.shape)}")
         self.x, self.y = x, y
@@ -96,9 +98,11 @@ class Splits:
         train, val, test: the splits (:class:`SignalDataset`); ``meta["record"]`` (when
             present) is the recording each sample was cut from.
         class_names: the classes, in label order (``num_classes`` of them).
-        location_names: the sensors (channels), in ``meta["location"]`` order.
+        location_names: the sensors: the channels of each image (recordings read with
+            ``sensors_as="channels"``), or the values of ``meta["location"]``.
         sample_rate: samples per second of the recordings.
-        info: provenance (``source``, files, split policy ...).
+        info: provenance (``source``, files, split policy, the STFT used as ``stft`` and
+            the settings fitted to the recordings as ``stft_fitted`` ...).
         name: a short name of the data set (``"harmonic"``, ``"plaid"``, a file name).
     """
 
@@ -124,6 +128,22 @@ class Splits:
     @property
     def image_size(self) -> int:
         return int(self.train.x.shape[-1])
+
+    @property
+    def in_chans(self) -> int:
+        """Channels of every image (the models' ``in_chans``)."""
+        return int(self.train.x.shape[1])
+
+    @property
+    def stft(self) -> STFTConfig:
+        """The STFT the images were made with (``info["stft"]``; the simulator's default when
+        the info predates that record)."""
+        return STFTConfig(**self.info["stft"]) if "stft" in self.info else STFTConfig()
+
+    @property
+    def simulated(self) -> bool:
+        """Whether the data come from the simulator (not from recordings)."""
+        return self.info.get("source") == "simulator"
 
     def check_disjoint(self) -> None:
         """Raise ``ValueError`` when a recording has samples in two splits (a leak)."""
@@ -170,7 +190,7 @@ def min_class_size(fractions=(0.70, 0.15, 0.15)) -> int:
 
 
 def stratified_split(y: Tensor, fractions: tuple[float, float, float], seed: int,
-                     groups: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+                     groups: Tensor | None = None, class_names: list[str] | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """Per-class random split into train / val / test indices.
 
     Each class of ``n`` samples gives ``round(f_train n)`` train, ``round(f_val n)`` val and
@@ -184,6 +204,7 @@ def stratified_split(y: Tensor, fractions: tuple[float, float, float], seed: int
         fractions: train / val / test fractions.
         seed: seed of the permutation.
         groups: optional int64 ``(N,)`` second variable to balance (e.g. location).
+        class_names: names for error messages.
 
     Returns:
         three sorted int64 index tensors.
@@ -200,8 +221,9 @@ def stratified_split(y: Tensor, fractions: tuple[float, float, float], seed: int
         n = len(idx)
         n_tr, n_va, n_te = _counts(n, fractions)
         if min(n_tr, n_va, n_te) < 1:
-            raise ValueError(f"class {c} has {n} samples: too few for a {tuple(fractions)} split (need one per "
-                             "split); give it more samples or drop it")
+            name = repr(class_names[c]) if class_names and c < len(class_names) else str(c)
+            raise ValueError(f"class {name} has {n} samples: too few for a {tuple(fractions)} split (need one per "
+                             f"split, so at least {min_class_size(fractions)}); give it more samples or drop it")
         perm = idx[torch.randperm(n, generator=g)]
         if groups is not None:  # interleave the groups: each group's samples spread evenly over the order
             grp = groups[perm]
@@ -322,7 +344,7 @@ def make_splits(data: SignalDataset, *, class_names, location_names, sample_rate
         info["split"] = "by recording, stratified by class"
     else:
         loc = data.meta.get("location")
-        tr, va, te = stratified_split(data.y, split, seed, groups=loc)
+        tr, va, te = _named(name, stratified_split, data.y, split, seed, loc, list(class_names))
         info["split"] = "stratified by class" + ("" if loc is None else ", locations dealt round-robin")
     splits = Splits(data.subset(tr), data.subset(va), data.subset(te), list(class_names), list(location_names),
                     float(sample_rate), info, name)

@@ -16,7 +16,8 @@ Attacks (all from AutoAttack by its authors, package ``pyautoattack``):
 * **AutoAttack-rand** (:func:`autoattack_rand`): AutoAttack's protocol for randomised
   defences, APGD-CE then APGD-DLR, both with EOT (protocol: 100 iterations, 20 draws).
   AutoAttack's own checks run first (randomness, logits, dynamic defence, classes) and
-  their warnings are returned, not silenced.
+  their warnings are returned, not silenced. DLR's margin needs the third-largest logit,
+  so with two classes the protocol is APGD-CE alone (said in the returned log).
 * **Square** (:func:`square_attack`), a gradient-free score-based attack, on the ensemble.
 
 **Every image is attacked.** AutoAttack's ``perturb`` skips images that one forward pass
@@ -249,7 +250,8 @@ def autoattack_rand(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: flo
     then runs on **every** image (:func:`_attack_every_image`), and each image keeps the
     candidate (APGD-CE or APGD-DLR) whose true-class probability, averaged over
     ``select_draws`` passes of the ``samples``-pass ensemble, is lowest. Scoring the chosen
-    images with fresh draws (:func:`run_attack`) keeps that selection unbiased.
+    images with fresh draws (:func:`run_attack`) keeps that selection unbiased. A model of
+    two classes runs APGD-CE alone (APGD-DLR's loss needs three classes or more).
 
     Returns:
         ``(images, log)``: the attacked images ``(N, C, H, W)`` float32 on the CPU and
@@ -271,6 +273,11 @@ def autoattack_rand(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: flo
             aa = AutoAttack(model, norm="L2", eps=eps, version="rand", seed=seed, device=device)
             _set_iterations(aa.apgd, positive_int("n_iter", n_iter))
             aa.apgd.eot_iter = positive_int("eot_iter", eot_iter)
+            n_classes = model_classes(model)
+            if n_classes is not None and n_classes < 3 and "apgd-dlr" in aa.attacks_to_run:
+                aa.attacks_to_run = [a for a in aa.attacks_to_run if a != "apgd-dlr"]
+                capture.messages.append(f"apgd-dlr left out: its loss needs 3 classes or more, the model has "
+                                        f"{n_classes}")
             capture.messages.append(f"protocol: {', '.join(aa.attacks_to_run)}; {aa.apgd.n_iter} iterations, "
                                     f"{aa.apgd.eot_iter} EOT draws, {aa.apgd.n_restarts} restart(s)")
             xb, yb = x[:batch_size].to(device), y[:batch_size].to(device)

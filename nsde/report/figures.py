@@ -151,11 +151,12 @@ def plot_attributions(images: torch.Tensor, maps: Mapping[str, torch.Tensor], *,
 
     Every map is first L1-normalised (:func:`normalize_attributions`) so that methods and
     models of different logit scales are comparable; all panels then share one symmetric
-    diverging scale ``[-v, v]`` with ``v`` the ``quantile`` of all absolute values.
+    diverging scale ``[-v, v]`` with ``v`` the ``quantile`` of all absolute values. Images
+    of several channels (sensors) show the mean of their channels, and their maps the sum.
 
     Args:
-        images: ``(R, 1, H, W)`` inputs (rows).
-        maps: column title -> attributions ``(R, 1, H, W)``.
+        images: ``(R, C, H, W)`` inputs (rows).
+        maps: column title -> attributions ``(R, C, H, W)``.
         row_labels: one label per row (e.g. the class name).
         title: figure title.
         quantile: quantile of ``|normalised attribution|`` that saturates the colours.
@@ -164,13 +165,13 @@ def plot_attributions(images: torch.Tensor, maps: Mapping[str, torch.Tensor], *,
         The Matplotlib figure.
     """
 
-    norm = {k: normalize_attributions(v)[:, 0].numpy() for k, v in maps.items()}
+    norm = {k: normalize_attributions(v).sum(1).numpy() for k, v in maps.items()}
     vmax = float(np.quantile(np.abs(np.concatenate([m.ravel() for m in norm.values()])), quantile)) or 1.0
     r, c = len(images), 1 + len(norm)
     fig, axes = plt.subplots(r, c, figsize=(1.9 * c, 1.9 * r + 0.6), squeeze=False)
     im_attr = None
     for i in range(r):
-        axes[i, 0].imshow(images[i, 0].numpy(), origin="lower", cmap="magma", aspect="auto")
+        axes[i, 0].imshow(images[i].mean(0).numpy(), origin="lower", cmap="magma", aspect="auto")
         axes[i, 0].set_ylabel(row_labels[i] if row_labels else f"image {i}", fontsize=8)
         for j, (name, m) in enumerate(norm.items(), start=1):
             im_attr = axes[i, j].imshow(m[i], origin="lower", cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto")

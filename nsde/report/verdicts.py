@@ -221,10 +221,24 @@ def grid_verdict(counts: pd.DataFrame) -> str:
 
 
 def beats_chance(accuracy: float, n_classes: int, factor: float) -> str:
-    """A checked fact: ``"beats chance (6%) by at least 2x: True"``."""
+    """A checked fact: ``"beats chance (6%) by at least 2x: True"``.
+
+    Where ``factor`` times chance is out of reach or nearly so (two classes: 2 x 50% is
+    100%), the bar is halfway from chance to perfect accuracy instead, and the sentence says so.
+
+    Args:
+        accuracy: the accuracy in [0, 1].
+        n_classes: classes (>= 2); chance is ``1 / n_classes``.
+        factor: how many times chance the accuracy must exceed (> 0).
+    """
     if n_classes < 2 or factor <= 0:
         raise ValueError(f"need >= 2 classes and a factor > 0, but found {n_classes} and {factor}")
-    return f"beats chance ({1 / n_classes:.0%}) by at least {factor:g}x: {accuracy > factor / n_classes}"
+    chance = 1 / n_classes
+    halfway = (1 + chance) / 2
+    if factor * chance <= halfway:
+        return f"beats chance ({chance:.0%}) by at least {factor:g}x: {accuracy > factor * chance}"
+    return (f"beats chance ({chance:.0%}) by at least halfway to 100%, {halfway:.0%} ({factor:g}x chance is out of "
+            f"reach with {n_classes} classes): {accuracy > halfway}")
 
 
 def loses_accuracy(tables: Mapping[str, pd.DataFrame], xcol: str = "intensity") -> str:

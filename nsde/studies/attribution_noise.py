@@ -49,7 +49,8 @@ def attribution_envelope(attributions: torch.Tensor, mix: float = 0.25) -> torch
     """A noise envelope (power map) from attribution maps.
 
     Args:
-        attributions: ``(N, 1, H, W)`` attributions (any sign; their magnitude counts).
+        attributions: ``(N, C, H, W)`` attributions (any sign; their magnitude counts,
+            summed over the ``C`` input channels: the noise has one spatial map).
         mix: share of uniform power kept everywhere, in [0, 1] (1: uniform noise).
 
     Returns:
@@ -59,14 +60,14 @@ def attribution_envelope(attributions: torch.Tensor, mix: float = 0.25) -> torch
     Raises:
         ValueError: wrong shape, NaN or infinite values, ``mix`` outside [0, 1].
     """
-    if not isinstance(attributions, torch.Tensor) or attributions.ndim != 4 or attributions.shape[1] != 1:
-        raise ValueError(f"attributions must be a tensor (N, 1, H, W), but found "
+    if not isinstance(attributions, torch.Tensor) or attributions.ndim != 4:
+        raise ValueError(f"attributions must be a tensor (N, C, H, W), but found "
                          f"{tuple(getattr(attributions, 'shape', ())) or type(attributions).__name__}")
     if not bool(torch.isfinite(attributions).all()):
         raise ValueError("attributions contain NaN or infinite values")
     if isinstance(mix, bool) or not isinstance(mix, (int, float)) or not 0 <= mix <= 1:
         raise ValueError(f"mix must be a number in [0, 1], but found {mix!r}")
-    a = attributions.detach().abs().float()
+    a = attributions.detach().abs().float().sum(1, keepdim=True)
     mean = a.mean(dim=(2, 3), keepdim=True)
     shaped = torch.where(mean > 0, a / mean.clamp_min(torch.finfo(torch.float32).tiny), torch.ones_like(a))
     return (1 - mix) * shaped + mix

@@ -3,6 +3,11 @@ models the book trains (each loaded from the cache after the first chapter train
 
     from nsde.studies.setup import setup
     S = setup(profile)               # S.profile, S.data, S.run, S.zoo, S.classifiers
+
+and what can be checked of a profile's data before any chapter runs (:func:`check_data`,
+which ``python -m nsde.runbook check`` and every build call first), and which kind of data
+a profile names (:func:`data_kind`: the chapters show their simulator-only or
+recordings-only cells accordingly).
 """
 from __future__ import annotations
 
@@ -12,18 +17,65 @@ from functools import cached_property
 
 from nsde._infra.runtime import configure
 from nsde.core.training import TrainedModel
-from nsde.data import Splits, load_dataset
-from nsde.studies.profiles import Profile, get_profile
+from nsde.data import DataConfig, Splits, describe_stft, load_dataset
+from nsde.studies.profiles import Profile, ProfileError, get_profile
 from nsde.studies.protocols import Classifier, classifiers
 from nsde.studies.zoo import train_zoo
 
-__all__ = ["Setup", "setup", "load_profile_data"]
+__all__ = ["Setup", "setup", "load_profile_data", "check_data", "data_kind", "DATA_KINDS"]
+
+#: The kinds of data a profile can name: the simulator, or recordings (PLAID, your own).
+DATA_KINDS = ("simulator", "recorded")
 
 
 def load_profile_data(profile: Profile) -> Splits:
     """The data set a profile names, at its image size and seed."""
     return load_dataset(profile.dataset, image_size=profile.image_size, seed=profile.seed,
                         n_per_class=profile.n_per_class)
+
+
+def data_kind(profile: Profile) -> str:
+    """``"simulator"`` for the harmonic-signals simulator, ``"recorded"`` for recordings."""
+    return "simulator" if profile.dataset == "harmonic" else "recorded"
+
+
+def check_data(profile: Profile) -> str:
+    """Refuse, before any chapter runs, everything about a profile's data that a chapter
+    would refuse later: the simulator's configuration (image size against its STFT; the
+    simulation itself is left to the first chapter), and for recordings every file (read,
+    checked and turned into the cached splits the chapters then load: labels, lengths, the
+    STFT settings against the recordings, the split) and the settings that depend on the
+    data (``iaside_k`` against the test samples).
+
+    Args:
+        profile: a validated profile.
+
+    Returns:
+        One line saying what was checked (the data's classes, samples, rate and STFT).
+
+    Raises:
+        ProfileError: naming the profile, the file or setting and the fix.
+    """
+    name = profile.name
+    if data_kind(profile) == "simulator":
+        try:
+            DataConfig(n_per_class=profile.n_per_class, image_size=profile.image_size, seed=profile.seed)
+        except ValueError as exc:
+            raise ProfileError(f"profile {name!r}: dataset harmonic: {exc}") from None
+        return (f"profile {name!r}: the simulator's configuration ({profile.n_per_class} samples per class, "
+                f"{profile.image_size}x{profile.image_size} images)")
+    try:
+        splits = load_profile_data(profile)
+    except (ValueError, FileNotFoundError) as exc:
+        raise ProfileError(f"profile {name!r}: dataset: {exc}") from None
+    n_test = len(splits.test)
+    if profile.iaside_k is not None and profile.iaside_k > n_test:
+        raise ProfileError(f"profile {name!r}: iaside_k must be at most the {n_test} test samples of "
+                           f"{splits.name}, but found {profile.iaside_k}; lower it, or write null for all")
+    n = int(splits.info.get("samples", splits.image_size))
+    return (f"profile {name!r}: {splits.name}, {splits.num_classes} classes, train/val/test "
+            f"{len(splits.train)}/{len(splits.val)}/{n_test} samples of {splits.in_chans} channel(s), "
+            f"{describe_stft(splits.stft, n, splits.sample_rate, tuple(splits.info.get('stft_fitted', ())))}")
 
 
 @dataclass
