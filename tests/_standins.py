@@ -2,7 +2,6 @@
 of the package at random weights, and stand-ins with known answers (linear, coin, quantised)."""
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 
 class Linear(nn.Module):
