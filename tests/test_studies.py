@@ -85,3 +85,16 @@ def test_the_footer_names_profile_commit_versions_and_time():
     s = SimpleNamespace(profile=SimpleNamespace(name="quick"), started=0.0)
     text = provenance.footer(s, "02_training")
     assert "Chapter `02_training`, profile `quick`, commit `" in text and "torch " in text and "threads" in text
+
+
+def test_the_default_profile_trains_at_the_recorded_regime_choice_but_for_its_declared_epochs():
+    """The default profile holds the setting the recorded search chose (results/regime_search.csv)
+    on every knob but one, declared in the chapter's sentence: 10 epochs instead of the centre's 20,
+    to fit the book's time budget. A change of the profile's lr, data size, image size or
+    architecture fails here."""
+    from pathlib import Path
+
+    search = regime.load_search(Path(__file__).resolve().parents[1] / "results" / "regime_search.csv")
+    p = get_profile("default")
+    assert regime.profile_agrees(p, search) == {"epochs": (10, 20)}
+    assert "departs from it in `epochs` (10 instead of 20)" in regime.choice_sentence(search, p)
