@@ -52,7 +52,8 @@ from nsde.studies.profiles import USER_FILE_ENV, ProfileError, get_profile, load
 from nsde.studies.setup import DATA_KINDS, check_data, data_kind
 
 __all__ = ["REPO", "RUN_LAST", "IOPUB_TIMEOUT_S", "DEFAULT_PROFILE", "BuildLocked", "build_lock", "toc_entries",
-           "convert_chapters", "declared_parameters", "execute_book", "build_html", "html_dir", "strip_volatile",
+           "convert_chapters", "declared_parameters", "execute_book", "build_html", "check_build_name", "html_dir",
+           "strip_volatile",
            "mark_for_rendering", "check_chapters", "preflight", "check", "stage", "refresh_refs", "main",
            "toc_chapters"]
 
@@ -249,6 +250,8 @@ def preflight(profile: str | None = None) -> dict:
         chosen = [get_profile(profile)]
     else:
         chosen = list(profiles.values())
+    for P in chosen:
+        check_build_name(P.name)
     archs = tuple(sorted({P.arch for P in chosen}))
     summary = dict(check_environment(archs))
     summary["data"] = [check_data(P) for P in chosen]
@@ -433,6 +436,19 @@ def html_dir(profile: str | None = None, root: Path = REPO) -> Path:
     return root / "_build" / (f"{_lock_name(profile)}/html" if profile is not None else "html")
 
 
+def check_build_name(profile: str) -> None:
+    """Refuse a profile whose book folder ``_build/<profile>`` is one of the runner's own
+    (:data:`RESERVED_BUILD_NAMES`), before any chapter runs.
+
+    Raises:
+        ProfileError: naming the profile, the taken names and the fix.
+    """
+    if _lock_name(profile) in RESERVED_BUILD_NAMES:
+        raise ProfileError(f"profile {profile!r}: its book would be written to _build/{profile}/html, but "
+                           f"_build/{profile} holds the runner's own files ({', '.join(RESERVED_BUILD_NAMES)} are "
+                           "taken); give the profile another name")
+
+
 def build_html(notebook_dir: Path, root: Path = REPO, profile: str | None = None) -> Path:
     """Build the HTML book from executed notebooks; warnings fail the build.
 
@@ -452,10 +468,8 @@ def build_html(notebook_dir: Path, root: Path = REPO, profile: str | None = None
         BuildLocked: another build of the same profile's HTML did not finish within
             :data:`HTML_WAIT_S`.
     """
-    if profile is not None and _lock_name(profile) in RESERVED_BUILD_NAMES:
-        raise ProfileError(f"profile {profile!r}: its book would be written to _build/{profile}/html, but "
-                           f"_build/{profile} holds the runner's own files ({', '.join(RESERVED_BUILD_NAMES)} are "
-                           "taken); give the profile another name")
+    if profile is not None:
+        check_build_name(profile)
     name = "html" if profile is None else f"html-{profile}"
     with build_lock(name, wait_s=HTML_WAIT_S, what="the HTML book" + (f" of profile {profile!r}" if profile else "")):
         index = _build_html(notebook_dir, root, profile)
@@ -480,6 +494,8 @@ def _build_html(notebook_dir: Path, root: Path, profile: str | None) -> Path:
     out = html_dir(profile, root)
     src = stage(notebook_dir, base / "src")
     work = base / "jupyter-book" if profile is not None else root
+    if profile is None and out.is_symlink():  # the default profile's book: not written through the link
+        out.unlink()
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(src), "--path-output", str(work), "-W", "-n",
            "--keep-going", "-q"]

@@ -272,3 +272,15 @@ def test_each_profile_builds_its_own_html_folder_and_build_html_links_to_the_def
     assert again.is_file() and old.is_symlink()
     with pytest.raises(runbook.ProfileError, match="profile 'locks': its book would be written to _build/locks/html"):
         runbook.build_html(notebooks, root=tmp_path, profile="locks")
+    plain = runbook.build_html(notebooks, root=tmp_path)  # no profile: _build/html itself, not through the link
+    assert plain == old / "index.html" and not old.is_symlink()
+    assert "_build/default/src" in default.read_text()  # the default profile's book is left alone
+    assert "_build/src" in plain.read_text() and "default" not in plain.read_text()
+
+
+def test_a_profile_named_like_the_runners_own_folders_is_refused_before_any_chapter(tmp_path, monkeypatch):
+    user = tmp_path / "profiles.yaml"
+    user.write_text("html:\n  extends: quick\n")
+    monkeypatch.setenv(runbook.USER_FILE_ENV, str(user))
+    with pytest.raises(runbook.ProfileError, match="profile 'html': its book would be written to _build/html/html"):
+        runbook.preflight("html")

@@ -94,6 +94,9 @@ def fit_stft(n_samples: int, sample_rate: float, image_size: int, given: Mapping
     values.setdefault("hop", _fit_hop(n_fft, n_samples, image_size))
     values.setdefault("freq_scale", _fit_scale(n_fft, sample_rate))
     values.setdefault("f_min_hz", _fit_f_min(n_fft, sample_rate))
+    if "f_min_hz" not in given and values["freq_scale"] == "linear" and values.get("f_max_hz") is not None \
+            and values["f_max_hz"] <= values["f_min_hz"]:
+        values["f_min_hz"] = values["f_max_hz"] / 2  # unused on a linear axis (it starts at 0 Hz)
     fitted = tuple(f for f in FITTED_FIELDS if f not in given and (f != "f_min_hz" or values["freq_scale"] == "log"))
     try:
         return STFTConfig(**values), fitted
@@ -188,7 +191,10 @@ def resolve_stft(spec: STFTConfig | Mapping[str, Any] | None, n_samples: int, sa
                          f"{sample_rate:g} Hz): {'; '.join(problems)}{hint}")
     if isinstance(spec, STFTConfig):
         return spec, ()
-    return fit_stft(n_samples, sample_rate, image_size, given)
+    try:
+        return fit_stft(n_samples, sample_rate, image_size, given)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def describe_stft(stft: STFTConfig, n_samples: int, sample_rate: float, fitted: tuple[str, ...] = ()) -> str:

@@ -101,6 +101,20 @@ def eps_per_pixel(eps: float | np.ndarray, image_shape: Sequence[int]) -> float 
     return eps / math.sqrt(math.prod(dims))
 
 
+def _stackable(model: nn.Module) -> bool:
+    """Whether copies of a batch stacked along it get the law of independent passes: in
+    ``eval()``, with fresh draws (no fixed noise path) and without a per-image envelope
+    (whose maps are one per image of the unstacked batch); as
+    :meth:`nsde.core.models.NoisyClassifier._stacked_passes` decides for the ensemble."""
+    if model.training:
+        return False
+    st = getattr(model, "_noise", None)
+    if st is None:
+        return True
+    env = getattr(st, "envelope", None)
+    return getattr(st, "seed", None) is None and (env is None or env.shape[0] <= 1)
+
+
 def eot_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eot_iter: int, *, stack: bool = True,
                  max_images: int = 1024) -> torch.Tensor:
     """Expectation-over-Transformation gradient of the summed cross-entropy w.r.t. ``x``.
@@ -117,7 +131,7 @@ def eot_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eot_iter: i
         x: inputs ``(N, C, H, W)``; y: labels ``(N,)``.
         eot_iter: number of forward/backward passes averaged, >= 1.
         stack: stack the draws along the batch (ignored in training mode, where BatchNorm
-            would pool the copies' statistics).
+            would pool the copies' statistics, with a fixed noise path or a per-image envelope).
         max_images: most images in one stacked pass.
 
     Returns:
@@ -126,7 +140,7 @@ def eot_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eot_iter: i
     eot_iter = positive_int("eot_iter", eot_iter)
     x = x.detach()
     group = max(1, min(eot_iter, positive_int("max_images", max_images) // max(len(x), 1))) \
-        if stack and not model.training else 1
+        if stack and _stackable(model) else 1
     grad = torch.zeros_like(x)
     done = 0
     while done < eot_iter:
