@@ -27,6 +27,16 @@ def _names(names: list[str], most: int = 12) -> str:
     return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
+def _samples(splits: Splits) -> int:
+    """Samples per recording window: the loader's ``info["samples"]``, else the raw series' length."""
+    if "samples" in splits.info:
+        return int(splits.info["samples"])
+    if "series" in splits.train.meta:
+        return int(splits.train.meta["series"].shape[-1])
+    raise ValueError(f"data set {splits.name!r} records neither info['samples'] nor raw series (meta['series']); "
+                     "load it with nsde.data.load_dataset, which keeps both")
+
+
 def summary(splits: Splits) -> str:
     """One Markdown paragraph on a data set of recordings: source files, classes (as the
     files spell them), recordings, samples and duration per image, rate, sensors and how
@@ -38,7 +48,7 @@ def summary(splits: Splits) -> str:
     if splits.simulated:
         raise ValueError("summary describes recordings; the simulated data set is described by its chapter")
     info, rate = splits.info, splits.sample_rate
-    n = info.get("samples", splits.train.meta["series"].shape[-1] if "series" in splits.train.meta else None)
+    n = _samples(splits)
     files = ", ".join(f"`{f}`" for f in info.get("files", [])[:4]) + (" ..." if len(info.get("files", [])) > 4 else "")
     recordings = sum(int(len(torch.unique(ds.meta["record"]))) for ds in splits)
     sensors = splits.location_names
@@ -57,7 +67,7 @@ def stft_table(splits: Splits) -> pd.DataFrame:
     """The STFT and image settings of a data set, one row each, with where they come from
     (fitted to the recordings, or set by the profile's ``dataset: stft``)."""
     stft, rate = splits.stft, splits.sample_rate
-    n = int(splits.info.get("samples", splits.train.meta["series"].shape[-1]))
+    n = _samples(splits)
     size = splits.image_size
     fitted = set(splits.info.get("stft_fitted", []))
     lo, hi = stft.band(rate)
