@@ -195,14 +195,8 @@ class Shaper:
         """Amplitude ``|f|^(-beta/2)`` on the rfft2 grid, normalised on the full grid."""
         key = (h, w, str(device), dtype)
         if key not in self._filters:
-            fy = torch.fft.fftfreq(h, dtype=torch.float64)
-            fx = torch.fft.fftfreq(w, dtype=torch.float64)
-            f = torch.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2)
-            amp = torch.zeros_like(f)
-            nz = f > 0
-            amp[nz] = f[nz] ** (-self.beta / 2)
             # Per-element variance of the output = mean of amp^2 over the full grid.
-            amp = amp / amp.pow(2).mean().sqrt()
+            amp = self._amplitude(h, w, torch.device("cpu"), torch.float64)
             self._filters[key] = amp[:, : w // 2 + 1].to(device=device, dtype=dtype)
         return self._filters[key]
 
