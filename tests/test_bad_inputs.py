@@ -1,6 +1,7 @@
 """Bad inputs of the reliability audit (issue 23): each gets one error that names the
 problem (the file, the setting, the value, the fix) before work starts, and results that
 were silently wrong are refused. One row per case; every test asserts what the message names."""
+import os
 import re
 from types import SimpleNamespace
 
@@ -43,10 +44,21 @@ def _meta(n=2):
     return torch.empty(n, 1, 32, 32, device="meta")
 
 
+def _record(message):
+    """With ``NSDE_BAD_INPUT_LOG=<file>``, append the case and the message it gave (for the
+    list of messages in a closing note or a review); otherwise nothing."""
+    log = os.environ.get("NSDE_BAD_INPUT_LOG")
+    if log:
+        case = os.environ.get("PYTEST_CURRENT_TEST", "?").split("::")[-1].rsplit(" ", 1)[0]
+        with open(log, "a") as f:
+            f.write(f"{case}\n    {message}\n")
+
+
 def _raises(call, kind, *needles):
     with pytest.raises(kind) as info:
         call()
     message = str(info.value)
+    _record(message)
     for needle in needles:
         assert needle in message, f"{needle!r} not in {message!r}"
     return message
@@ -256,6 +268,7 @@ def test_bad_profile_setting_is_named_by_runbook_check(tmp_path, monkeypatch, ca
     name = _user_profile(tmp_path, monkeypatch, text)
     assert runbook.main(["check", "--profile", name]) == 2
     err = capsys.readouterr().err.strip()
+    _record(err)
     assert len(err.splitlines()) == 1, err
     for needle in needles:
         assert needle in err
@@ -279,6 +292,7 @@ def test_bad_environment_is_named_by_check_and_before_the_first_chapter(tmp_path
         monkeypatch.setenv(k, v)
     assert runbook.main(["check", "--profile", "quick"]) == 2
     err = capsys.readouterr().err.strip()
+    _record(err)
     assert len(err.splitlines()) == 1 and all(n in err for n in needles), err
     import papermill
 
