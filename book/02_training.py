@@ -83,8 +83,9 @@ print(f"{data.name}: {data.num_classes} classes, {P.image_size}x{P.image_size} i
 
 # %%
 nsde_model = build_model(P.arch, "nsde", noise_shape=P.noise_shape, sigma=P.sigma, image_size=P.image_size,
-                         num_classes=data.num_classes).eval()
-baseline_model = build_model(P.arch, "baseline", image_size=P.image_size, num_classes=data.num_classes)
+                         num_classes=data.num_classes, in_chans=data.in_chans).eval()
+baseline_model = build_model(P.arch, "baseline", image_size=P.image_size, num_classes=data.num_classes,
+                             in_chans=data.in_chans)
 fields = capture_noise(nsde_model, data.test.x[:1], seed=0)
 stages = pd.DataFrame([{"stage": s, "blocks": sum(1 for t, _, _ in residual_blocks(nsde_model) if t == s),
                         "noise field (C, H, W)": str(tuple(fields[(s, 0)].shape[1:]))}
