@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import nsde.stats.compare as compare
-from nsde.report.calibration import AUDIT, Structure, calibrate, estimate_structure, simulate_tables, true_difference
+from nsde.report.calibration import (AUDIT, Structure, calibrate, estimate_structure, reachable, simulate_tables,
+                                    true_difference)
 from nsde.stats.inference import SeedTest
 
 REPS = 300
@@ -76,3 +77,12 @@ def test_bad_structures_are_refused():
         Structure(accuracy=(1.0, 0.5))
     with pytest.raises(ValueError, match="sum to less than 1"):
         Structure(accuracy=(0.5,), r_image=0.6, r_seed=0.5)
+
+
+def test_an_effect_the_accuracies_cannot_reach_is_left_out_not_an_error():
+    """At 97% everywhere no model is 5 points better: that effect gets no row (a recorded
+    data set on which every model is nearly perfect stopped the verdicts page here)."""
+    high = Structure(accuracy=(0.97, 0.96))
+    assert not reachable(high, 0.05) and reachable(high, 0.02) and reachable(high, 0.0)
+    table = calibrate(high, n_seeds=2, n_images=16, effects=[0.0, 0.02, 0.05], reps=5)
+    assert list(table["effect"]) == [0.0, 0.02]

@@ -45,7 +45,7 @@ from nsde.report.claims import CLAIMS, Claim, judge
 from nsde.stats.compare import endpoint_tests, informative_settings, scores, table_from_scores
 
 __all__ = ["Structure", "AUDIT", "simulate_tables", "true_difference", "estimate_structure", "calibrate",
-           "power_curve", "FALSE_POSITIVE_WORDS", "BOOK_REPS", "structure_from_tables", "summary", "summary_sentence",
+           "power_curve", "reachable", "FALSE_POSITIVE_WORDS", "BOOK_REPS", "structure_from_tables", "summary", "summary_sentence",
            "plot_power"]
 
 #: The words that claim a difference; under the null any of them is a false positive.
@@ -135,11 +135,21 @@ def true_difference(structure: Structure, delta: float, settings: Sequence[int] 
     return float(np.mean(_st.norm.cdf(c + delta) - _st.norm.cdf(c)))
 
 
+#: Largest latent shift (probit units) the simulation considers: beyond it, accuracies are 0 or 1.
+_MAX_SHIFT = 6.0
+
+
+def reachable(structure: Structure, effect: float) -> bool:
+    """Whether a true endpoint difference of ``effect`` exists at these accuracies (a model
+    at 97% everywhere cannot be 5 points better than another)."""
+    return true_difference(structure, -_MAX_SHIFT) < effect < true_difference(structure, _MAX_SHIFT) or effect == 0
+
+
 def _delta_for(structure: Structure, effect: float) -> float:
     """The latent shift whose true endpoint difference is ``effect``."""
     if effect == 0:
         return 0.0
-    return float(_opt.brentq(lambda d: true_difference(structure, d) - effect, -6.0, 6.0))
+    return float(_opt.brentq(lambda d: true_difference(structure, d) - effect, -_MAX_SHIFT, _MAX_SHIFT))
 
 
 def _tetrachoric(p11: float, p1: float, p2: float) -> float:
@@ -232,7 +242,8 @@ def calibrate(structure: Structure, *, n_seeds: int, n_images: int, effects: Seq
             does, on as many simulated validation images); ``None``: every setting counts.
 
     Returns:
-        One row per effect: ``effect, reps, claims a difference`` (the rate of
+        One row per effect that these accuracies allow (:func:`reachable`; an effect
+        beyond them has no row): ``effect, reps, claims a difference`` (the rate of
         :data:`FALSE_POSITIVE_WORDS`), ``in the paper's direction``, one column per verdict
         word with its rate, ``coverage`` (of the primary 95% interval), ``mean width``,
         ``seeds, images``.
@@ -241,6 +252,8 @@ def calibrate(structure: Structure, *, n_seeds: int, n_images: int, effects: Seq
     rng = np.random.default_rng(seed)
     rows = []
     for effect in effects:
+        if not reachable(structure, effect):
+            continue  # no pair of models at these accuracies differs by this much
         delta = _delta_for(structure, effect)
         words, covered, widths, toward, judged = [], 0, [], 0, 0
         for _ in range(reps):
