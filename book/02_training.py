@@ -131,7 +131,7 @@ else:
             f"`{data.name}`, whose settings come from its profile.")
 Markdown(text)
 
-# %% [markdown]
+# %% [markdown] tags=["only-simulator"]
 # ```{glue:figure} fig-regime
 # :name: "fig-regime"
 # The baseline's validation accuracy against white-noise intensity for every setting of the
