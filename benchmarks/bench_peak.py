@@ -35,7 +35,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from _rounds import ratio_interval, run_rounds
 from nsde._infra.runtime import configure, optimizer_options
-from nsde.core.models import build_model, noise_mode
+from nsde.core.models import STACK_PASSES, build_model, noise_mode
 from nsde.core.predict import predict
 from nsde.measures.attacks import eot_gradient
 
@@ -91,12 +91,11 @@ def _ensemble(arch, prec, size, n=256, samples=4, loop=False):
 
     def run():
         with noise_mode(model, "on", samples=samples):
-            if loop:
-                model._noise.stack = False
+            model._noise.stack = not loop
             try:
                 return predict(model, x, batch_size=n)
             finally:
-                model._noise.stack = True
+                model._noise.stack = STACK_PASSES
     with noise_mode(model, "on", samples=1):  # FLOPs of one pass, times the passes
         flops = _flops(lambda: predict(model, x, batch_size=n)) * samples
     return run, flops, n

@@ -92,11 +92,11 @@ def test_stacked_eot_gradient_is_the_same_estimator():
     model.set_noise("off")
     xi = x.clone().requires_grad_(True)
     plain = torch.autograd.grad(F.cross_entropy(model(xi), y, reduction="sum"), xi)[0]
-    torch.testing.assert_close(at.eot_gradient(model, x, y, 4), plain)
-    torch.testing.assert_close(at.eot_gradient(model, x, y, 7, max_images=10), plain)  # groups of 2 copies
+    torch.testing.assert_close(at.eot_gradient(model, x, y, 4, stack=True), plain)
+    torch.testing.assert_close(at.eot_gradient(model, x, y, 7, stack=True, max_images=10), plain)  # groups of 2 copies
     model.set_noise("on")
     n = 100
-    stacked = torch.stack([at.eot_gradient(model, x, y, 4) for _ in range(n)]).flatten(1)
+    stacked = torch.stack([at.eot_gradient(model, x, y, 4, stack=True) for _ in range(n)]).flatten(1)
     loop = torch.stack([at.eot_gradient(model, x, y, 4, stack=False) for _ in range(n)]).flatten(1)
     single = torch.stack([at.eot_gradient(model, x, y, 1) for _ in range(n)]).flatten(1)
     z = (stacked.mean(0) - loop.mean(0)) / (stacked.var(0) / n + loop.var(0) / n).sqrt().clamp_min(1e-12)

@@ -313,3 +313,6 @@ def test_stacked_monte_carlo_passes_have_the_law_of_a_loop_of_passes():
         assert nsde._stacked_passes(X, 4) == 4
     assert torch.allclose(means[True], means[False], atol=0.03), means
     assert nsde._stacked_passes(X, 4) == 1  # with gradients: one pass at a time
+    _, fresh = _pair("resnet10t", noise="white", sigma=0.5)
+    with torch.no_grad(), noise_mode(fresh, "on", samples=4):
+        assert fresh._stacked_passes(X, 4) == 1  # off by default: a loop was measured faster on the CPU

@@ -50,9 +50,11 @@ there by matrix products along each axis (:meth:`nsde.core.noise.Shaper._apply_h
 float32; in training the scaled noise is a constant added in place, in the activations'
 dtype and layout (bf16 activations get it rounded once to bf16, like the baseline's own
 residual sum), so autograd sees an identity. Without gradients, in ``eval()``, the ``K``
-passes of an ensemble run as one forward of ``K`` stacked copies of the batch
-(:meth:`NoisyClassifier._stacked_passes`): draws are independent per copy, so the law is
-that of ``K`` passes.
+passes of an ensemble can run as one forward of ``K`` stacked copies of the batch
+(:meth:`NoisyClassifier._stacked_passes`; draws are independent per copy, so the law is
+that of ``K`` passes). That is off by default (:data:`STACK_PASSES`): on the 2-core CPU
+``benchmarks/bench_peak.py`` measured the stacked ensemble at 255 images/s against 365 for
+a loop of passes (bf16; 108 against 157 in fp32).
 
 **Noise** (:meth:`NoisyClassifier.set_noise`, :func:`noise_mode`), one vocabulary across
 the package: ``noise="train"`` (noise while ``model.training``), ``"off"`` (drift only),
@@ -87,7 +89,7 @@ import torch.nn.functional as F
 from nsde._infra.runtime import derive_seed
 from nsde.core.noise import SHAPES, Shaper, channels_last, check_envelope, make_shaper, pool_envelope
 
-__all__ = ["ARCHS", "KINDS", "NOISE_MODES", "NoisyResidual", "NoisyClassifier", "build_model",
+__all__ = ["ARCHS", "KINDS", "NOISE_MODES", "STACK_PASSES", "NoisyResidual", "NoisyClassifier", "build_model",
            "noise_mode", "noise_envelope", "noise_rng", "precision_mode", "is_random", "capture_noise",
            "residual_blocks"]
 
@@ -106,6 +108,9 @@ PRECISIONS = ("fp32", "bf16")
 _MIN_SIZE = 32
 #: Most images in one forward of stacked noisy passes (:meth:`NoisyClassifier._stacked_passes`).
 _STACK_IMAGES = 1024
+#: Whether a new model stacks its Monte-Carlo passes along the batch (module docstring: a loop
+#: of passes was measured faster on the CPU; ``model._noise.stack = True`` turns it on).
+STACK_PASSES = False
 
 
 #: A pass's fresh noise is drawn in this many parts, each from its own private generator and,
@@ -166,7 +171,7 @@ class _NoiseState:
         self.active = False  # set per forward by the owning model
         self.pass_index = 0
         self.record: list | None = None
-        self.stack = True  # Monte-Carlo passes stacked along the batch where the law allows it
+        self.stack = STACK_PASSES  # Monte-Carlo passes stacked along the batch where the law allows it
         self.envelope: torch.Tensor | None = None  # (B or 1, 1, H, W) importance at input resolution
         self._pooled: dict[tuple, torch.Tensor] = {}
         self._base_seed = int(seed)
