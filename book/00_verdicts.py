@@ -72,10 +72,11 @@ P, data = S.profile, S.data
 
 # %%
 noise = ns.noise_study(S.classifiers, data, n_images=P.noise_n_images, seed=P.seed)
-structure = calibration.structure_from_tables(noise.test[ENSEMBLE], noise.test[BASELINE], "intensity",
-                                                noise.informative)
+structure, basis = calibration.structure_of_study(noise.test[ENSEMBLE], noise.test[BASELINE], "intensity",
+                                                  noise.informative)
 sizes = pd.Series({"training seeds per model": P.n_seeds, "test images": noise.n_images,
-                   "informative intensities": len(noise.informative), "image share r_image": round(structure.r_image, 3),
+                   "informative intensities": len(noise.informative), "estimated from": basis,
+                   "image share r_image": round(structure.r_image, 3),
                    "model x image share r_pair": round(structure.r_pair, 3),
                    "seed share r_seed": round(structure.r_seed, 4)}, name="this build")
 sizes.to_frame()

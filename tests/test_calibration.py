@@ -86,3 +86,16 @@ def test_an_effect_the_accuracies_cannot_reach_is_left_out_not_an_error():
     assert not reachable(high, 0.05) and reachable(high, 0.02) and reachable(high, 0.0)
     table = calibrate(high, n_seeds=2, n_images=16, effects=[0.0, 0.02, 0.05], reps=5)
     assert list(table["effect"]) == [0.0, 0.02]
+
+
+def test_a_build_with_no_informative_setting_is_calibrated_at_every_setting_and_says_so():
+    from nsde.report.calibration import structure_of_study
+    from nsde.stats.compare import table_from_scores
+
+    truth = Structure(accuracy=(0.5, 0.1), settings=(0.05, 0.5))
+    a, b = simulate_tables(truth, 2, 400, np.random.default_rng(0))
+    ta, tb = (table_from_scores("intensity", [0.05, 0.5], [m[:, k] for k in range(2)]) for m in (a, b))
+    st, basis = structure_of_study(ta, tb, "intensity", [0.05])
+    assert len(st.accuracy) == 1 and basis == "the informative settings (1)"
+    st, basis = structure_of_study(ta, tb, "intensity", [])
+    assert st.accuracy == pytest.approx((0.5, 0.1), abs=0.06) and "none is informative" in basis

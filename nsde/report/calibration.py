@@ -45,7 +45,8 @@ from nsde.report.claims import CLAIMS, Claim, judge
 from nsde.stats.compare import endpoint_tests, informative_settings, scores, table_from_scores
 
 __all__ = ["Structure", "AUDIT", "simulate_tables", "true_difference", "estimate_structure", "calibrate",
-           "power_curve", "reachable", "FALSE_POSITIVE_WORDS", "BOOK_REPS", "structure_from_tables", "summary", "summary_sentence",
+           "power_curve", "reachable", "FALSE_POSITIVE_WORDS", "BOOK_REPS", "structure_from_tables",
+           "structure_of_study", "summary", "summary_sentence",
            "plot_power"]
 
 #: The words that claim a difference; under the null any of them is a false positive.
@@ -296,6 +297,23 @@ def structure_from_tables(a: pd.DataFrame, b: pd.DataFrame, xcol: str, settings:
     ta = np.stack([scores(a, v) for v in settings], axis=1)
     tb = np.stack([scores(b, v) for v in settings], axis=1)
     return estimate_structure(ta, tb, list(settings))
+
+
+def structure_of_study(a: pd.DataFrame, b: pd.DataFrame, xcol: str,
+                       informative: Sequence[float]) -> tuple[Structure, str]:
+    """The structure to calibrate a build's verdict at: :func:`structure_from_tables` at the
+    ``informative`` settings (those the verdict uses), or, where no setting is informative
+    (every compared model at chance: the verdict has no setting to test), at every setting
+    of the tables, so that the page still shows what the build's sizes could detect.
+
+    Returns:
+        ``(structure, basis)``: ``basis`` says which settings it was estimated from.
+    """
+    if informative:
+        return structure_from_tables(a, b, xcol, informative), f"the informative settings ({len(informative)})"
+    every = sorted(float(v) for v in a[xcol].unique() if float(v) > 0) or sorted(float(v) for v in a[xcol].unique())
+    return (structure_from_tables(a, b, xcol, every),
+            f"every setting ({len(every)}: none is informative in this build, so its verdict tests none)")
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
