@@ -517,18 +517,23 @@ class NoisyClassifier(nn.Module):
             st.end_pass()
         return torch.logsumexp(torch.stack(logp), dim=0) - math.log(k)
 
+    def stackable(self) -> bool:
+        """Whether copies of one batch stacked along it get the law of independent passes:
+        in ``eval()`` (in training, BatchNorm's batch statistics would pool the copies), with
+        fresh draws (a fixed ``seed`` gives each pass its own path) and without a per-image
+        envelope (one map per image of the unstacked batch). Used by the ensemble
+        (:meth:`_stacked_passes`) and by :func:`nsde.measures.attacks.eot_gradient`."""
+        env = self._noise.envelope
+        return not self.training and self._noise.seed is None and (env is None or env.shape[0] <= 1)
+
     def _stacked_passes(self, x: torch.Tensor, k: int) -> int:
         """How many of the ``k`` noisy passes run as one forward of the input repeated along the
         batch. Fresh draws are i.i.d. per image and per pass, so a stack of ``g`` copies is ``g``
-        independent passes: the same law, in fewer, larger forwards. Only in ``eval()`` (in
-        training, BatchNorm's batch statistics would pool the copies), without gradients (a
-        stack would hold every pass's activations at once), with fresh draws (a fixed
-        ``seed`` gives each pass its own path), without a per-image envelope, and up to
-        :data:`_STACK_IMAGES` images per forward."""
-        st = self._noise
-        env = st.envelope
-        if (self.training or torch.is_grad_enabled() or st.seed is not None or not st.stack or len(x) == 0
-                or (env is not None and env.shape[0] > 1)):
+        independent passes: the same law, in fewer, larger forwards. Only where the model is
+        :meth:`stackable`, with stacking on (:data:`STACK_PASSES`), without gradients (a
+        stack would hold every pass's activations at once), and up to :data:`_STACK_IMAGES`
+        images per forward."""
+        if not self._noise.stack or torch.is_grad_enabled() or len(x) == 0 or not self.stackable():
             return 1
         return max(1, min(k, _STACK_IMAGES // len(x)))
 

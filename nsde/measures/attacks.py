@@ -102,17 +102,9 @@ def eps_per_pixel(eps: float | np.ndarray, image_shape: Sequence[int]) -> float 
 
 
 def _stackable(model: nn.Module) -> bool:
-    """Whether copies of a batch stacked along it get the law of independent passes: in
-    ``eval()``, with fresh draws (no fixed noise path) and without a per-image envelope
-    (whose maps are one per image of the unstacked batch); as
-    :meth:`nsde.core.models.NoisyClassifier._stacked_passes` decides for the ensemble."""
-    if model.training:
-        return False
-    st = getattr(model, "_noise", None)
-    if st is None:
-        return True
-    env = getattr(st, "envelope", None)
-    return getattr(st, "seed", None) is None and (env is None or env.shape[0] <= 1)
+    """Whether stacked copies get independent draws (:meth:`NoisyClassifier.stackable`); a
+    plain module in ``eval()`` has no noise, so copies are exact."""
+    return model.stackable() if hasattr(model, "stackable") else not model.training
 
 
 def eot_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eot_iter: int, *, stack: bool = False,
