@@ -73,11 +73,12 @@ print(f"simulator at profile {profile}: {len(CLASS_NAMES)} classes x {P.n_per_cl
 # %% [markdown] tags=["only-simulator"]
 # ## Sixteen classes: the subsets of four waveforms
 #
-# The paper's 16 classes "include muxed combinations" of the four waveforms but are not
-# listed. Four waveforms have exactly 2^4 = 16 subsets, so we read the classes as the
-# subsets, the empty one being **background**: a recording with nothing injected. This is
-# the only reading that gives 16 classes without inventing extra waveforms or frequency
-# bands, and background is a natural class for a monitoring task (is anything injected?).
+# The paper's 16 classes are "including muxed combinations of the pure waveforms" (Sec. 4.1)
+# but are not listed. Four waveforms have exactly 2^4 = 16 subsets, so we read the classes as the
+# subsets, the empty one being **background**: a recording with nothing injected. It is not
+# the only reading (the four pure waveforms and the 12 ordered pairs of two also make 16),
+# but it needs no order within a class, and background is a natural class for a monitoring
+# task (is anything injected?).
 #
 # "Muxed" suggests a multiplexer: we **time-division multiplex** the waveforms of a class.
 # The recording window is cut into k equal slots (k = number of waveforms), each slot

@@ -9,7 +9,8 @@
 # %% [markdown]
 # # Training the baseline and the Neural SDE
 #
-# The paper compares a ConvNeXt-Base classifier {cite}`liu2022convnext` with a **Neural SDE**
+# The paper compares a ConvNeXt-Base classifier ({cite}`liu2022convnext`; the paper cites
+# ConvNeXt V2 {cite}`woo2023convnextv2`, which keeps the name) with a **Neural SDE**
 # version of the same network, obtained by adding *shaped* noise inside its residual blocks
 # during training ({cite}`brogan2024nsde`, Sec. 3 and Fig. 2), and reports their clean
 # accuracy in its Table 1: 86.9 / 87.20% (validation / test) for ConvNeXt-Base and
@@ -23,15 +24,17 @@
 # `x_{k+1} = x_k + f(x_k) + sigma * rms(x_k) * S(dW_k / sqrt(dt))`.
 #
 # Within each of the network's four stages, `W` is a Brownian motion over depth `t in [0, 1]`
-# with one increment per block (`dt = 1 / blocks in the stage`); `S` is a **spatial shaper**
+# with one increment per block (`dt = 1 / blocks in the stage`; ResNet-10-T has one block per
+# stage, so there `W` is a single increment per stage); `S` is a **spatial shaper**
 # that turns the white increment into a correlated field. The paper's shape is a 2-D Brownian
-# surface (its Fig. 1): the Brownian sheet, the cumulative sum of white noise along height and
-# width. We also train the NSDE with white noise and with power-law (pink, `1/f`) noise, the
+# surface (its Fig. 1), which we read as the Brownian sheet: the cumulative sum of white noise
+# along height and width. We also train the NSDE with white noise and with power-law (pink, `1/f`) noise, the
 # shapes of the paper's open question on noise shaping (Sec. 5). Every shaper is normalised to
 # unit mean power *in expectation* (a single draw of the Brownian sheet, whose variance
 # grows from one corner, can have much less or more), so `sigma` means the same noise power
 # for every shape; `rms(x_k)` makes `sigma` a noise-to-signal amplitude ratio at every block
-# (details in `nsde.core.models`).
+# (details in `nsde.core.models`; a pass with a fixed seed draws its increments from torchsde's
+# Brownian interval {cite}`li2020torchsde`).
 #
 # The paper does not say whether the noise stays on at test time. Liu et al. keep it on and
 # average the softmax over many passes; we report both: the NSDE with the noise **off** (the
@@ -74,7 +77,7 @@ print(f"{data.name}: {data.num_classes} classes, {P.image_size}x{P.image_size} i
 # ## Two models, one set of weights
 #
 # Both variants come from one factory, `build_model(arch, kind="baseline" | "nsde")`, on a
-# timm {cite}`wightman2019timm` ConvNeXt or ResNet (random init, or local weights with
+# timm {cite}`wightman2019timm` ConvNeXt or ResNet {cite}`he2016resnet` (random init, or local weights with
 # `pretrained=<path>`; one input channel, one output per class of the data). The NSDE
 # replaces the `drop_path` module at the end of each block's residual branch by a wrapper
 # that runs it and then adds the noise. The wrapper has no weights, so both models have
@@ -104,8 +107,8 @@ print(f"parameters: {sum(p.numel() for p in nsde_model.parameters()):,}; identic
 # training and the learning rate. A comparison made where our baseline is at chance, or
 # untouchable, would test something other than the paper's claims. So the free settings are
 # set by a search whose **only target is the baseline**: its clean validation accuracy
-# (Table 1) and its validation accuracy under the paper's eight white-noise intensities
-# (Table 2), against the paper's ConvNeXt-Base column (`nsde.studies.regime`). The NSDE is
+# (Table 1) and its validation accuracy under the paper's eight noise intensities (Table 2),
+# applied as white Gaussian noise, against the paper's ConvNeXt-Base column (`nsde.studies.regime`). The NSDE is
 # never consulted and the test split plays no part. One knob at a time moves from a centre
 # point; the declared rule keeps the setting nearest the paper's column (mean absolute
 # difference in points), the cheapest of those within one point of the nearest.
@@ -138,13 +141,12 @@ Markdown(text)
 # The baseline's validation accuracy against white-noise intensity for every setting of the
 # regime search ({glue:text}`regime-settings` settings, one trained baseline each, first
 # training seed, the whole validation split), beside the paper's ConvNeXt-Base (Table 1's
-# validation accuracy at 0, then Table 2; 32 images, no interval).
+# validation accuracy at 0, then Table 2; 32 images by our inference, no interval).
 # ```
 #
-# What each knob does is in the table: the paper's data size is what brings the baseline to
-# the paper's clean accuracy (the setting with a quarter of it stays well below), training
-# longer moves the curve up at small intensities, and the spectrogram's dynamic range
-# (`top_db`) trades clean accuracy for accuracy under strong noise. The two ConvNeXt-Atto
+# What each recorded knob does is in the table: compare a row's clean accuracy and its curve
+# with the centre's (training for fewer epochs, a smaller image, a narrower dynamic range of
+# the spectrogram, `top_db`, which trades clean accuracy for accuracy under strong noise). The two ConvNeXt-Atto
 # rows are the paper's family at two learning rates of its own: compare their `train acc`
 # column with their `clean` one to see whether a gap to ResNet-10-T comes from fitting the
 # training set or from generalising beyond it.
@@ -234,7 +236,7 @@ pd.DataFrame([{"model": f"{m} (paper)", "validation": v["validation"], "test": v
 
 # %%
 verdict1, _ = clean_verdict(S.classifiers, data, seed=P.seed)
-findings.record(profile, verdict1, data.name)
+findings.record(profile, verdict1, data.name, models=S.models_text)
 Markdown(verdict1.sentence())
 
 # %%
@@ -295,7 +297,8 @@ plt.close("all")
 
 # %% [markdown]
 # The same shapers on a 64 x 64 grid, from one seeded draw; the mean power of each shape is
-# measured over 256 draws (it is 1 in expectation).
+# measured over 256 draws (it is 1 in expectation; a Brownian sheet's power varies much more
+# from draw to draw than the other shapes', hence its wider interval).
 
 # %%
 gen = torch.Generator().manual_seed(P.seed)
@@ -305,7 +308,10 @@ fig = figures.plot_noise_surfaces({name: f[0] for name, f in grid.items()},
                                   title="The shapers of nsde.core.noise on a 64x64 grid (same white input)")
 glue("fig-shapers", plt.gcf(), display=False)
 plt.close("all")
-print("mean power per shape over 256 draws:", {name: round(float(f.pow(2).mean()), 1) for name, f in grid.items()})
+power = {name: f.pow(2).mean((1, 2)) for name, f in grid.items()}  # one mean power per draw
+print("mean power per shape over 256 draws, with its 95% interval (1 in expectation):\n" + "\n".join(
+    f"  {name}: {float(p.mean()):.2f} [{float(p.mean() - 1.96 * p.std() / len(p) ** 0.5):.2f}, "
+    f"{float(p.mean() + 1.96 * p.std() / len(p) ** 0.5):.2f}]" for name, p in power.items()))
 # NBVAL_CHECK_OUTPUT
 
 # %% [markdown]

@@ -87,7 +87,7 @@ P.describe(["n_seeds", "eval_samples", "noise_n_images", "shaped_intensities", "
 # %% [markdown]
 # ## Table 2: accuracy under additive random noise
 #
-# The paper's eight intensities of white Gaussian noise, the three classifiers, pooled over
+# The paper's eight intensities (its Table 2), applied here as white Gaussian noise, the three classifiers, pooled over
 # the training seeds (accuracy averaged over the seeds, its interval with the seed as unit).
 
 # %%
@@ -116,7 +116,7 @@ plt.close(fig)
 # :name: "fig-table2"
 # Accuracy under white Gaussian noise of the three classifiers ({glue:text}`noise-images`
 # test images, every training seed; bands: 95% intervals with the seed as unit) and the
-# paper's two models (32 images, one model each, no interval). The grey line is chance,
+# paper's two models (32 images by our inference, one model each, no interval). The grey line is chance,
 # the share of the most frequent class ({glue:text}`chance`%).
 # ```
 #

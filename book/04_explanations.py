@@ -12,7 +12,8 @@
 # The paper explains its two classifiers with attribution maps: Integrated Gradients
 # {cite}`sundararajan2017ig` and IG with NoiseTunnel (SmoothGrad {cite}`smilkov2017smoothgrad`),
 # computed with Captum {cite}`kokhlikyan2020captum` (its Fig. 4). It states in Sec. 4.2 that
-# "the logarithm of the sum of the change in attributions is smaller for neural SDEs", and
+# "the logarithm of the sum of the change in attributions is smaller for neural SDEs" (as
+# Jha et al. found for Neural SDEs on images {cite}`jha2021smoother`, its ref. [23]), and
 # scores every prediction with ABC, the *attribution-based confidence* of Jha et al.
 # {cite}`jha2019abc`: a mean ABC of 0.497 on correct and 0.188 on incorrect predictions for
 # ConvNeXt-Base, 0.599 / 0.189 for the Neural SDE (its Table 4). This chapter

@@ -193,8 +193,8 @@ plt.close("all")
 # here.
 # We rank-correlate (Spearman) SRS with that mean, and with the accuracy at each intensity.
 # The p-value is exact: the share of all orderings of the models that correlate at least
-# as strongly. With a handful of models it cannot be small, and the models are not
-# independent samples (they share data and architecture): read it as a description of
+# as strongly; with `n` models it is at least `2/n!` (the sentence gives the bound), and the
+# models are not independent samples (they share data and architecture): read it as a description of
 # these models, not as a test of I-ASIDE.
 
 # %%

@@ -7,10 +7,12 @@
 # ---
 
 # %% [markdown]
-# # The paper's question: less training data
+# # Less training data: a statement of the paper, tested
 #
-# The paper closes by asking how the Neural SDE behaves **with less training data**
-# (Sec. 5). Noise injection is a regulariser, and regularisers usually matter most when data
+# The paper closes by saying that the Neural SDE "can provide benefits even in
+# low-data-availability scenarios" (Sec. 5), from its one data set of 625 examples per
+# class, and names low-data and few-shot settings as future work; it never varies the
+# training-set size. This chapter does. Noise injection is a regulariser, and regularisers usually matter most when data
 # are scarce, so one could expect the NSDE to lose less accuracy than the baseline as the
 # training set shrinks, or to keep its robustness to input noise better. This chapter
 # measures it.
@@ -18,10 +20,11 @@
 # **Design.** We train the baseline and the NSDE (the chapter-2 noise shape and `sigma`) on
 # class-stratified random subsets of the training split: the fractions `train_fractions` of
 # the profile, plus the full split, whose models are those of chapter 2 (loaded from the
-# cache), each from the profile's `n_seeds` training seeds. Both models of a pair share the subset, the seed and the number of epochs.
-# A smaller subset therefore also means fewer optimisation steps, for both alike: the
-# comparison *between the two models at each size* is fair, which is what the question is
-# about, while the absolute accuracies mix the effects of less data and less training.
+# cache), each from the profile's `n_seeds` training seeds. Both models of a pair share the
+# subset and the seed, and every size takes the same number of optimisation steps (`epochs`
+# divided by the fraction: 4 times the epochs on a quarter of the data), so that a smaller
+# set means less data, not also less training, and its models can converge as the full
+# set's do (the convergence line below says whether they did).
 # The validation split (best-epoch selection) and the test split are the full ones, so every
 # size is scored on the same images: all test images, clean and under white Gaussian
 # noise at the intensities `data_size_intensities` (the same draw for every model). As in the
@@ -44,7 +47,7 @@ import timm  # noqa: F401  (imported here so its one-time import warnings land i
 
 from nsde.report import findings, provenance, verdicts
 from nsde.report.figures import plot_data_size
-from nsde.studies.data_size import data_size_table, less_data_verdict, train_fraction_zoo
+from nsde.studies.data_size import data_size_table, fraction_epochs, less_data_verdict, train_fraction_zoo
 from nsde.studies import regime
 from nsde.studies.setup import setup
 
@@ -56,7 +59,8 @@ P.describe(["train_fractions", "data_size_intensities", "n_seeds", "eval_samples
 fractions = sorted({float(f) for f in P.train_fractions} | {1.0})
 t0 = time.perf_counter()
 runs = train_fraction_zoo(data, P, fractions, n_seeds=P.n_seeds)
-print(f"{P.arch}, training fractions {fractions} of {len(data.train)} images, {P.epochs} epochs each, "
+print(f"{P.arch}, training fractions {fractions} of {len(data.train)} images, epochs per fraction "
+      f"{ {f: fraction_epochs(P.epochs, f) for f in fractions} } (the same number of steps), "
       f"{P.n_seeds} seeds per size and model")  # NBVAL_CHECK_OUTPUT
 print(f"trained or loaded {2 * len(fractions) * P.n_seeds} models in {time.perf_counter() - t0:.0f} s")
 print(regime.convergence_sentence({f"{name} on {f:g} of the data": r for f, pair in runs.items()
@@ -114,7 +118,7 @@ Markdown("\n".join(f"- {line}" for line in [less.sentence(), *sentences]))
 # %% [markdown]
 # ## Summary
 #
-# - The paper's question (Sec. 5) is put to a test at this book's scale: the table and the
+# - The paper's statement about scarce data (Sec. 5) is put to a test at this book's scale: the table and the
 #   figure show, for every training-set size, both models' accuracy on all test images,
 #   clean and under white noise, and the paired NSDE-minus-baseline difference; the verdict
 #   is the test of whether that difference is larger at the smallest size than at the
@@ -122,7 +126,7 @@ Markdown("\n".join(f"- {line}" for line in [less.sentence(), *sentences]))
 # - Read the verdict lines above for this profile's answer. A regulariser that helps when
 #   data are scarce would show a difference that grows as the training set shrinks; the
 #   intervals say whether it does here.
-# - Limits: the same number of epochs at every size (fewer steps on less data); the `paper`
+# - Limits: the same number of steps at every size (more passes over less data); the `paper`
 #   profile repeats the study at ConvNeXt-Base scale.
 
 # %% tags=["remove-input"]

@@ -7,7 +7,7 @@
 # ---
 
 # %% [markdown]
-# # The paper's question: which noise, and how much?
+# # The paper's future work: which noise, and how much?
 #
 # The paper injects Brownian-shaped noise and says it shapes it "as implemented in" its
 # reference [8], Jha et al. {cite}`jha2022shaping` (Sec. 1). That method is iterative: train a Neural

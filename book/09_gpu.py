@@ -24,6 +24,7 @@ profile = "quick"
 import json
 
 import pandas as pd
+import torch
 from IPython.display import Markdown
 
 from nsde.report import provenance
@@ -35,7 +36,8 @@ S = setup(profile, zoo=False)
 results = REPO / "results" / "gpu"
 recorded = (results / "provenance.json").exists()
 if not recorded:
-    text = ("**No GPU run has been recorded yet**, and this build had no GPU. To record one, on a CUDA machine: "
+    here = "" if torch.cuda.is_available() else ", and this build had no GPU"
+    text = (f"**No GPU run has been recorded yet**{here}. To record one, on a CUDA machine: "
             "`make gpu-run` (about 10 minutes of one GPU), then commit `results/gpu/`.")
 else:
     prov = json.loads((results / "provenance.json").read_text())

@@ -17,6 +17,10 @@
 # accurate on clean spectrograms but more robust to random noise and to APGD-CE attacks, and
 # that its explanations are more stable and more confident.
 #
+# The paper's ORNL recordings are not public: the chapters run on our simulator of them
+# (chapter 1 says what it does and does not reproduce) and, in the PLAID chapter, on real
+# appliance recordings.
+#
 # Every chapter re-runs one part of the paper from scratch and tests the paper's claim with
 # one primary endpoint declared before the data, the training seed as the unit, and error
 # rates proven by simulation ("How to read a verdict"). Where our results disagree with the
@@ -62,7 +66,8 @@ Markdown(toc_chapters())
 # - `quick`: a few minutes on 2 CPU cores (what CI runs and checks with nbval);
 # - `default`: the paper's data size (10,000 spectrograms, 64x64) with ResNet-10-T, the
 #   setting of the regime search nearest the paper's baseline that fits a 2-core CPU;
-# - `paper`: the paper's scale (ConvNeXt-Base, 224x224 spectrograms) for a GPU.
+# - `paper`: the paper's network, ConvNeXt-Base, on 224x224 spectrograms (ConvNeXt's usual
+#   input; the paper states no image size), for a GPU.
 #
 # The numbers on these pages come from the profile this copy of the book was built with;
 # each page ends with a note of how it was built. Build it yourself with `make book` (or

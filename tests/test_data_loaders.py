@@ -206,6 +206,22 @@ def test_hdf5_bad_inputs(tmp_path):
     assert len(s.train) > 0
 
 
+def test_hdf5_labels_match_class_names_without_case_and_case_twins_are_refused(tmp_path):
+    folder, csv = _write_h5(tmp_path / "rec")
+    upper = [",".join([f, lab.upper()]) if i else f"{f},{lab}"
+             for i, (f, lab) in enumerate(line.split(",") for line in csv.read_text().splitlines())]
+    csv.write_text("\n".join(upper) + "\n")
+    s = load_hdf5_folder(folder, csv, CFG, window=1024, class_names=list(KINDS))  # "SINE" is class "sine"
+    assert s.class_names == list(KINDS)
+    assert sorted(set(s.train.y.tolist()) | set(s.test.y.tolist())) == list(range(len(KINDS)))
+    lines = csv.read_text().splitlines()
+    lines[1] = lines[1].rsplit(",", 1)[0] + "," + lines[1].rsplit(",", 1)[1].lower()  # "sine" beside "SINE"
+    csv.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"labels \['SINE', 'sine'\] differ only in case.*give class_names"):
+        load_hdf5_folder(folder, csv, CFG, window=1024)
+    assert len(load_hdf5_folder(folder, csv, CFG, window=1024, class_names=list(KINDS)).class_names) == len(KINDS)
+
+
 def test_load_dataset_names_every_source(tmp_path):
     plaid = load_dataset("plaid", image_size=32)
     assert plaid.name == "plaid" and plaid.num_classes == 11 and plaid.class_names[0] == "air conditioner"

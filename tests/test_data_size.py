@@ -8,7 +8,7 @@ import torch
 
 from nsde.data import SignalDataset
 from nsde.measures.evaluation import correctness
-from nsde.studies.data_size import data_size_table, train_fraction_zoo
+from nsde.studies.data_size import data_size_table, fraction_epochs, train_fraction_zoo
 from nsde.studies.profiles import get_profile
 
 
@@ -32,6 +32,7 @@ def test_every_pair_is_scored_on_the_same_images_over_seeds():
     runs = train_fraction_zoo(splits, P, [0.5, 1.0], n_seeds=2)
     assert list(runs) == [0.5, 1.0] and len(runs[0.5]["baseline"]) == 2
     assert runs[0.5]["baseline"][0].key != runs[1.0]["baseline"][0].key
+    assert [len(runs[f]["baseline"][0].history) for f in (0.5, 1.0)] == [2, 1]  # the same number of steps
     table = data_size_table(runs, splits, intensities=[0.0, 0.1], samples=2)
     assert len(table) == 4 and table["train images"].tolist() == [24, 24, 48, 48] and set(table["seeds"]) == {2}
     assert np.allclose(table["difference"], table["nsde"] - table["baseline"])
@@ -43,3 +44,9 @@ def test_every_pair_is_scored_on_the_same_images_over_seeds():
     assert again.equals(table)  # seeded: the same numbers twice
     with pytest.raises(ValueError, match="fractions must lie in"):
         train_fraction_zoo(splits, P, [1.5])
+
+
+def test_a_smaller_training_set_gets_the_epochs_of_the_same_number_of_steps():
+    assert [fraction_epochs(10, f) for f in (1.0, 0.5, 0.25, 0.1, 0.3)] == [10, 20, 40, 100, 34]
+    with pytest.raises(ValueError, match=r"fraction must lie in \(0, 1\], but found 0"):
+        fraction_epochs(10, 0.0)

@@ -97,4 +97,8 @@ def test_the_default_profile_trains_at_the_recorded_regime_choice_but_for_its_de
     search = regime.load_search(Path(__file__).resolve().parents[1] / "results" / "regime_search.csv")
     p = get_profile("default")
     assert regime.profile_agrees(p, search) == {"epochs": (10, 20)}
-    assert "departs from it in `epochs` (10 instead of 20)" in regime.choice_sentence(search, p)
+    text = regime.choice_sentence(search, p)
+    assert "departs from it in `epochs` (10 instead of 20)" in text
+    missing = [name for name, _ in regime.settings() if name not in search.index]
+    assert all(f"`{m}`" in text for m in missing) and ("not yet recorded" in text) == bool(missing)
+    assert all(f"`{m}`" not in text for m in search.index if m != regime.choose(search))

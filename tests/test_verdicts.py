@@ -106,13 +106,22 @@ def test_grid_best_sentence_uses_the_best_net_count_and_every_row():
     counts = counts.sort_values("net", ascending=False)
     text = vd.grid_best_sentence(counts)
     assert text == ("Across the grid, the best balance against the baseline (measures better minus worse) is white "
-                    "noise at sigma 0.1: white@0.1 better on 2 and worse on 0.")
-    assert vd.grid_verdict(counts) == "best net: white@0.1"
+                    "noise at sigma 0.1: white@0.1 better on 2 and worse on 0. Worse than the baseline beyond the 95% "
+                    "intervals: pink@0.1 (5 measures).")
+    assert vd.grid_verdict(counts) == "best net: white@0.1; worse on some measure: pink@0.1 (5 measures)"
     worse_only = pd.DataFrame({"better": [0, 3], "worse": [0, 5]}, index=pd.MultiIndex.from_tuples(
         [("white", 0.1), ("pink", 0.1)])).assign(net=lambda d: d["better"] - d["worse"])
     assert "best balance" in vd.grid_best_sentence(worse_only)  # pink beats it on 3 measures: not "none"
     none = worse_only.assign(better=0)
     assert vd.grid_best_sentence(none).startswith("No noise shape or level beats the baseline")
+    assert vd.grid_best_sentence(none).endswith("Worse than the baseline beyond the 95% intervals: pink@0.1 (5 measures).")
+    assert vd.grid_verdict(none) == "no shape beats the baseline; worse on some measure: pink@0.1 (5 measures)"
+    level = none.assign(worse=[0, 1])
+    assert vd.grid_verdict(level) == "no shape beats the baseline; worse on some measure: pink@0.1 (1 measure)"
+    neutral = none.assign(worse=0)
+    assert vd.grid_verdict(neutral) == "no shape beats the baseline"
+    assert vd.grid_best_sentence(neutral).endswith("No entry is worse than the baseline on any measure beyond the 95% "
+                                                   "intervals.")
 
 
 def test_checked_facts():
@@ -129,3 +138,24 @@ def test_masking_summary_counts_and_names_the_failed_checks():
     assert text.startswith("Of 3 checks (each at one budget), 1 passed, 1 failed and 1 cannot tell at these sizes.")
     assert "Failed: NSDE ensemble: A as strong as the battery." in text
     assert vd.masking_summary(checks.iloc[0:0]) == "No gradient-masking check could be run."
+
+
+def test_abc_contrast_sentences_say_when_a_model_reverses_the_papers_table4():
+    from types import SimpleNamespace
+
+    from nsde.studies.explanation_study import contrast_sentences
+
+    def study(*contrasts):
+        return SimpleNamespace(by_outcome={(f"m{i}", "clean"): pd.DataFrame({"contrast": c})
+                                           for i, c in enumerate(contrasts)} | {("m0", "noisy"): pd.DataFrame(
+                                               {"contrast": [-1.0, -1.0]})})
+
+    lines = contrast_sentences(study([0.30, 0.31, 0.29], [-0.30, -0.31, -0.29], [0.2, -0.2, 0.01], [0.4],
+                                     [float("nan")]))
+    assert len(lines) == 5  # the noisy condition is not a clean contrast
+    assert lines[0].startswith("m0: ABC is higher on correct predictions, as in the paper's Table 4 (correct minus "
+                               "incorrect +0.300 [")
+    assert "the reverse of the paper's Table 4" in lines[1] and "-0.300" in lines[1] and "3 seeds" in lines[1]
+    assert "not distinguishable" in lines[2] and "Table 4" not in lines[2]
+    assert lines[3] == "m3: ABC correct minus incorrect +0.400 (one seed: no interval)."
+    assert "undefined" in lines[4]

@@ -50,7 +50,7 @@ from nsde.data.splits import SignalDataset, Splits, load_saved_splits, make_spli
 __all__ = ["RecordingConfig", "LENGTH_POLICIES", "SENSORS_AS", "read_ts", "load_ts", "read_hdf5_folder",
            "load_hdf5_folder", "fit_length", "match_labels", "recordings_to_splits"]
 
-LOADER_VERSION = 4  # 4: sensors as channels, fitted STFT, raw series kept, labels matched without case
+LOADER_VERSION = 5  # 4: sensors as channels, fitted STFT, raw series kept, labels matched without case; 5: HDF5 too
 #: How series of unequal length are brought to one length (``load_ts``).
 LENGTH_POLICIES = ("equal", "crop", "pad", "resample")
 #: How the sensors of a recording enter the model: channels of one image, or one image each.
@@ -617,8 +617,9 @@ def load_hdf5_folder(folder: str | Path, labels_csv: str | Path, cfg: RecordingC
         sample_rate: samples per second (default: the rate stored in the files).
         window: samples per window, or ``None``.
         sensors: dataset names to read (default: all, sorted).
-        class_names: classes in label-index order (default: sorted labels of the CSV);
-            a class with no recording raises.
+        class_names: classes in label-index order (default: sorted labels of the CSV, which
+            must not differ only in case); the CSV's labels are matched to it without regard
+            to case; a class with no recording raises.
         name: the data set's name (default: the folder's name).
         sensors_as: ``"channels"`` or ``"images"`` (:data:`SENSORS_AS`).
 
@@ -636,10 +637,19 @@ def load_hdf5_folder(folder: str | Path, labels_csv: str | Path, cfg: RecordingC
 
     def build() -> Splits:
         files, data, labels, sens, rate = read_hdf5_folder(folder, labels_csv, sample_rate, sensors)
-        names = list(class_names) if class_names else sorted(set(labels))
-        unknown = sorted(set(labels) - set(names))
-        if unknown:
-            raise ValueError(f"{labels_csv.name}: labels {unknown} are not in class_names {names}")
+        if class_names:
+            names = list(class_names)
+            labels = match_labels(labels, names, labels_csv.name, "class_names")
+        else:
+            names = sorted(set(labels))
+            folded: dict[str, list[str]] = {}
+            for n in names:
+                folded.setdefault(n.casefold(), []).append(n)
+            clash = next((v for v in folded.values() if len(v) > 1), None)
+            if clash:
+                raise ValueError(f"{labels_csv.name}: labels {clash} differ only in case, so they would be "
+                                 f"{len(clash)} classes; spell each class one way in the CSV, or give class_names "
+                                 "(labels are then matched to it without regard to case)")
         if len(names) < 2:
             raise ValueError(f"{labels_csv.name}: its labels name {len(names)} class {names}, but a classifier needs "
                              "at least 2 classes")

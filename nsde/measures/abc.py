@@ -2,7 +2,7 @@
 
 Brogan et al. (arXiv 2409.01532, Table 4) score predictions with ABC and report a higher
 mean ABC on correct than on incorrect predictions; whether ABC actually tracks
-reliability is left open (their open question 2). This module implements ABC as published
+reliability is a question of ours, not one the paper raises. This module implements ABC as published
 and the standard ways to judge a confidence signal.
 
 **ABC** (:func:`abc_confidence`). For image ``x`` with predicted (or given) class ``i``,

@@ -146,10 +146,11 @@ CLAIMS: dict[str, Claim] = {c.key: c for c in [
           "attack", "not in the paper", "03_robustness", "worst-case robust accuracy over the battery, NSDE ensemble "
           "minus its own noise-off network, over the paper's budgets", 0, 0.02, None,
           reference="its noise-off network", **_ACC),
-    Claim("fig4", "attributions change less for the NSDE under small perturbations", "Fig. 4, Sec. 4.2",
+    Claim("fig4", "attributions change less for the NSDE under small perturbations", "Sec. 4.2",
           "04_explanations", "log sum of IG attribution changes under N(0, 0.01^2) perturbations, NSDE minus "
           "baseline (lower: more stable)", -1, 0.1, None, scale=1.0, unit="", subject="the NSDE"),
-    Claim("table4", "ABC is higher on correct than on incorrect predictions, more so for the NSDE", "Table 4",
+    Claim("table4", "ABC is higher on correct than on incorrect predictions, more so for the NSDE",
+          "Table 4, Sec. 4.3",
           "04_explanations", "ABC on correct minus on incorrect predictions, NSDE minus baseline", +1, 0.05,
           _table4_effect, scale=1.0, unit="", subject="the NSDE"),
     Claim("abc-reliability", "ABC tells right from wrong predictions better than the softmax", "not in the paper "
@@ -159,12 +160,12 @@ CLAIMS: dict[str, Claim] = {c.key: c for c in [
     Claim("iaside", "a higher spectral robustness score goes with more robustness", "I-ASIDE (Luo et al. 2024), "
           "tested on these models", "05_spectral", "Spearman correlation across models of SRS and mean robust "
           "accuracy", +1, 0.0, None, scale=1.0, unit=""),
-    Claim("less-data", "the NSDE helps more when training data are scarce", "Sec. 5 (the paper's question)",
+    Claim("less-data", "the NSDE helps more when training data are scarce", "Sec. 5",
           "06_less_data", "NSDE-minus-baseline accuracy at the smallest training set minus the same at the full "
           "one, averaged over the input-noise levels", +1, 0.02, None,
           subject="the NSDE's advantage at the smallest training set", reference="its advantage at the full one",
           **_ACC),
-    Claim("noise-shape", "which noise shape, and how much noise, helps most", "Sec. 5 (the paper's question)",
+    Claim("noise-shape", "which noise shape, and how much noise, helps most", "Sec. 5 (future work)",
           "08_noise_shapes", "per grid cell, each measure's difference from the baseline (one trained network "
           "each)", 0, 0.02, None, subject="the noise-shape grid", **_ACC),
 ]}
@@ -225,7 +226,7 @@ class Verdict:
         head = (f"The paper's claim that {c.text}: **{self.word}** here" if c.direction else
                 f"Whether {c.text}: **{self.word}**")
         body = (f"{subject} minus {c.reference}: {self.interval_text} (95% interval; {self.sizes_text}"
-                + (f"; {c.endpoint}" if not self.settings is None else "") + ")")
+                + (f"; {c.endpoint}" if self.settings is not None else "") + ")")
         parts = [f"{head}. {body}."]
         if not t.df > 0:
             parts = [f"{head}. {subject} minus {c.reference}: {c.fmt(t.estimate)} with one value per model, so no "

@@ -383,7 +383,7 @@ def plot_regime(table: pd.DataFrame, chosen: str, *, title: str | None = None, a
     for name, row in table.iterrows():
         y = [row["clean"], *[row[c] for c in levels]]
         if name == "paper ConvNeXt-Base":
-            ax.plot(x, y, "k--", lw=1.5, marker="s", label="paper ConvNeXt-Base (32 images)")
+            ax.plot(x, y, "k--", lw=1.5, marker="s", label="paper ConvNeXt-Base (32 images, inferred)")
         else:
             ax.plot(x, y, marker="o", lw=2.5 if name == chosen else 1, alpha=1 if name == chosen else 0.55,
                     label=f"{name} (chosen)" if name == chosen else name)

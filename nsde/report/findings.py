@@ -39,19 +39,23 @@ def paper_numbers() -> dict[str, str]:
                   "model each, our inference from the 1/32 steps of its values)",
         "table3": f"{100 * effect3:+.2f} points averaged over its 4 budgets; ConvNeXt-Base at "
                   + "/".join(f"{a:.0f}" for a in t3["ConvNeXt-Base"]) + "%, NSDE at "
-                  + "/".join(f"{b:.2f}" for b in t3["Neural SDE"]) + f"% ({n} images)",
+                  + "/".join(f"{b:.2f}" for b in t3["Neural SDE"])
+                  + f"% ({n} images, our inference from the 1/32 steps of its values)",
         "table3-adaptive": "not tested by the paper",
         "noise-training": "not tested by the paper",
         "noise-test-time": "not tested by the paper",
         "noise-training-attack": "not tested by the paper",
         "noise-test-time-attack": "not tested by the paper",
-        "fig4": "smaller for the NSDE (Sec. 4.2; no number given)",
+        "fig4": "smaller for the NSDE (said in Sec. 4.2, no number given; Fig. 4 shows the maps, not their stability)",
         "table4": f"correct minus incorrect: NSDE {t4['Neural SDE']['correct'] - t4['Neural SDE']['incorrect']:.3f}, "
-                  f"ConvNeXt-Base {t4['ConvNeXt-Base']['correct'] - t4['ConvNeXt-Base']['incorrect']:.3f}",
+                  f"ConvNeXt-Base {t4['ConvNeXt-Base']['correct'] - t4['ConvNeXt-Base']['incorrect']:.3f} "
+                  "(Sec. 4.3 says only that ABC on correct predictions is higher for the NSDE; the contrast is our "
+                  "reading of its table)",
         "abc-reliability": "not asked by the paper",
         "iaside": "I-ASIDE's claim, on other models",
-        "less-data": "an open question (Sec. 5)",
-        "noise-shape": "an open question (Sec. 5)",
+        "less-data": "said in Sec. 5 ('benefits even in low-data-availability scenarios'), from one data size; not "
+                     "tested",
+        "noise-shape": "future work (Sec. 5)",
     }
 
 

@@ -195,29 +195,43 @@ def shape_choice_sentence(comparison: pd.DataFrame, a: str, b: str, *, clean_a: 
     return f"{head[0].upper()}{head[1:]}. {cost}"
 
 
+def _worse_cells(counts: pd.DataFrame) -> list[str]:
+    """``["brownian@0.1 (1 measure)", ...]``: the grid entries worse than the baseline on some measure."""
+    worse = counts[counts["worse"] > 0]
+    return [f"{shape}@{sigma:g} ({int(r['worse'])} measure{'s' if int(r['worse']) != 1 else ''})"
+            for (shape, sigma), r in worse.iterrows()]
+
+
 def grid_best_sentence(counts: pd.DataFrame) -> str:
     """The noise-shape grid's leader, from :func:`nsde.studies.noise_shapes.grid_counts` (columns
     ``better, worse, net``): the entries with the best net count (measures better minus
-    measures worse than the baseline)."""
+    measures worse than the baseline), and every entry worse than the baseline on some
+    measure (results against the noise are said too)."""
     if counts.empty:
         return "The grid is empty."
+    worse = _worse_cells(counts)
+    against = (f" Worse than the baseline beyond the 95% intervals: {english_list(worse)}." if worse else
+               " No entry is worse than the baseline on any measure beyond the 95% intervals.")
     if counts["better"].max() == 0:
-        return "No noise shape or level beats the baseline on any measure beyond the 95% intervals."
+        return "No noise shape or level beats the baseline on any measure beyond the 95% intervals." + against
     top = counts["net"].max()
     leaders = counts[counts["net"] == top]
     names = [f"{shape} noise at sigma {sigma:g}" for shape, sigma in leaders.index]
     detail = english_list([f"{shape}@{sigma:g} better on {int(r['better'])} and worse on {int(r['worse'])}"
                            for (shape, sigma), r in leaders.iterrows()])
     return (f"Across the grid, the best balance against the baseline (measures better minus worse) is "
-            f"{english_list(names)}: {detail}.")
+            f"{english_list(names)}: {detail}." + against)
 
 
 def grid_verdict(counts: pd.DataFrame) -> str:
-    """The short form of :func:`grid_best_sentence`."""
+    """The short form of :func:`grid_best_sentence` (for the findings page): the leader, and
+    the entries worse than the baseline on some measure."""
+    worse = _worse_cells(counts) if not counts.empty else []
+    tail = f"; worse on some measure: {', '.join(worse)}" if worse else ""
     if counts.empty or counts["better"].max() == 0:
-        return "no shape beats the baseline"
+        return "no shape beats the baseline" + tail
     top = counts[counts["net"] == counts["net"].max()]
-    return "best net: " + ", ".join(f"{shape}@{sigma:g}" for shape, sigma in top.index)
+    return "best net: " + ", ".join(f"{shape}@{sigma:g}" for shape, sigma in top.index) + tail
 
 
 def beats_chance(accuracy: float, n_classes: int, factor: float) -> str:

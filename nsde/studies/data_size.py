@@ -1,10 +1,11 @@
-"""Open question 3 of Brogan et al. (arXiv 2409.01532): the Neural SDE with less training data.
+"""The Neural SDE with less training data: Brogan et al. (arXiv 2409.01532, Sec. 5) say it
+helps "even in low-data-availability scenarios" from one data size; this module varies it.
 
 Baseline/NSDE pairs are trained on class-stratified fractions of the training split
-(:func:`train_fraction_zoo`; every pair shares the subset, the seed and the number of
-epochs) and scored on the whole test split, clean and under white noise
-(:func:`data_size_table`), with paired NSDE-minus-baseline differences. With several
-training seeds per size, the difference resamples seeds and images.
+(:func:`train_fraction_zoo`; every pair shares the subset and the seed, and every size gets
+the same number of optimisation steps, :func:`fraction_epochs`) and scored on the whole test
+split, clean and under white noise (:func:`data_size_table`), with paired NSDE-minus-baseline
+differences. With several training seeds per size, the difference resamples seeds and images.
 """
 from __future__ import annotations
 
@@ -23,15 +24,31 @@ from nsde.stats.compare import compare_scores, pool_interval
 from nsde.stats.inference import seed_test
 from nsde.studies.zoo import recipe
 
-__all__ = ["train_fraction_zoo", "data_size_table", "less_data_verdict"]
+__all__ = ["fraction_epochs", "train_fraction_zoo", "data_size_table", "less_data_verdict"]
+
+
+def fraction_epochs(epochs: int, fraction: float) -> int:
+    """Epochs on ``fraction`` of the training split that take as many optimisation steps as
+    ``epochs`` on all of it (``ceil(epochs / fraction)``): a smaller set is not also a
+    shorter training, so its models can converge as the full set's do.
+
+    Args:
+        epochs: epochs on the full training split (>= 1).
+        fraction: the share of the split, in (0, 1].
+    """
+    epochs = positive_int("epochs", epochs)
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must lie in (0, 1], but found {fraction:g}")
+    return int(np.ceil(round(epochs / fraction, 9)))
 
 
 def train_fraction_zoo(splits, profile, fractions, *, n_seeds: int = 1,
                        device: torch.device | None = None) -> dict[float, dict[str, list[TrainedModel]]]:
     """Baseline and NSDE trained on class-stratified fractions of the training split.
 
-    Every pair shares the data, the seed and the number of epochs, so a smaller fraction
-    also means fewer optimisation steps, for both models alike. Fraction 1 is the model of
+    Every pair shares the data and the seed; every size takes the same number of
+    optimisation steps (:func:`fraction_epochs`: ``epochs / fraction`` epochs), so a smaller
+    set means less data, not also less training. Fraction 1 is the model of
     :func:`nsde.core.training.train_zoo` with the same profile (loaded from the cache).
 
     Args:
@@ -54,7 +71,7 @@ def train_fraction_zoo(splits, profile, fractions, *, n_seeds: int = 1,
              ModelSpec(arch=p.arch, kind="nsde", noise_shape=p.noise_shape, sigma=float(p.sigma), **recipe(p.arch))]
     out: dict[float, dict[str, list[TrainedModel]]] = {}
     for f in fractions:
-        cfgs = [TrainConfig(epochs=p.epochs, batch_size=p.batch_size, lr=float(p.lr), seed=p.seed + i,
+        cfgs = [TrainConfig(epochs=fraction_epochs(p.epochs, f), batch_size=p.batch_size, lr=float(p.lr), seed=p.seed + i,
                             train_fraction=f) for i in range(n_seeds)]
         out[f] = {spec.name: [train_or_load(spec, cfg, splits, device=device) for cfg in cfgs] for spec in specs}
     return out

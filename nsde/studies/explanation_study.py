@@ -176,7 +176,8 @@ def table4(study: ExplanationStudy, paper_table: Mapping) -> pd.DataFrame:
 
 def contrast_sentences(study: ExplanationStudy) -> list[str]:
     """Per model, whether ABC is higher on its correct than on its incorrect clean
-    predictions (paired over seeds), said in numbers."""
+    predictions (paired over seeds), said in numbers and against the paper's Table 4 (where
+    it is higher on correct predictions for both models)."""
     lines = []
     for (name, cond), t in study.by_outcome.items():
         if cond != "clean":
@@ -189,8 +190,10 @@ def contrast_sentences(study: ExplanationStudy) -> list[str]:
             lines.append(f"{name}: ABC correct minus incorrect {c[0]:+.3f} (one seed: no interval).")
             continue
         test = per_seed_test(c)
-        word = ("higher on correct predictions" if test.low > 0 else "higher on incorrect predictions"
-                if test.high < 0 else "not distinguishable between correct and incorrect predictions")
+        word = ("higher on correct predictions, as in the paper's Table 4" if test.low > 0 else
+                "higher on incorrect predictions: the reverse of the paper's Table 4, where ABC is higher on "
+                "correct ones for both models" if test.high < 0 else
+                "not distinguishable between correct and incorrect predictions at these sizes")
         lines.append(f"{name}: ABC is {word} (correct minus incorrect {test.estimate:+.3f} [{test.low:+.3f}, "
                      f"{test.high:+.3f}], {len(c)} seeds).")
     return lines

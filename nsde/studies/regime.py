@@ -164,8 +164,8 @@ def search_table(search: pd.DataFrame) -> pd.DataFrame:
 
 
 def choice_sentence(search: pd.DataFrame, profile) -> str:
-    """What the rule chose, how close it comes to the paper's baseline, and whether the
-    profile holds it (Markdown)."""
+    """What the rule chose, how close it comes to the paper's baseline, which declared
+    settings are not recorded yet, and whether the profile holds it (Markdown)."""
     chosen = choose(search)
     row = search.loc[chosen]
     d = search["distance to paper (points)"]
@@ -174,6 +174,10 @@ def choice_sentence(search: pd.DataFrame, profile) -> str:
             f"the paper's ConvNeXt-Base column on average (clean {row['val 0']:.1f}% against the paper's "
             f"{paper.TABLE1['ConvNeXt-Base']['validation']:.1f}%)")
     head += (f", tied within {TIE_POINTS:g} point with {', '.join(tied)} and cheaper to train." if tied else ".")
+    missing = [name for name, _ in settings() if name not in search.index]
+    if missing:
+        head += (f" Declared but not yet recorded: {', '.join(f'`{m}`' for m in missing)} (each with "
+                 "`python benchmarks/regime_search.py --only <setting>`); the rule chose among the recorded ones.")
     differs = profile_agrees(profile, search, chosen)
     if not differs:
         tail = f"The profile `{profile.name}` trains every model of the book at this setting."
