@@ -19,7 +19,8 @@
 #
 # * **holds**: the endpoint differs from 0 in the paper's direction (its 95% interval excludes
 #   0 on that side), and so does every setting on its own (Holm {cite}`holm1979`);
-# * **holds in part**: the endpoint does, but only some settings do on their own, none against;
+# * **holds in part**: the endpoint does, but not every setting does on its own (possibly
+#   none: the average excludes 0 while no single setting does), none against;
 # * **is mixed**: settings differ significantly in both directions;
 # * **does not hold**: the endpoint differs from 0 against the paper's direction;
 # * **equivalent**: no difference, shown: the two one-sided tests {cite}`schuirmann1987tost`
@@ -41,7 +42,8 @@
 # Under no true difference it measures how often a difference is announced (nominal: 5%)
 # and how often the 95% interval covers the truth (nominal: 95%); under true differences,
 # the power. An earlier version of this book resampled seeds and images in a bootstrap: on
-# such tables it announced a difference in about a quarter of the null replicates;
+# such tables it announced a difference far more often than the nominal 5% (its row in the
+# recorded table below);
 # `tests/test_calibration.py` keeps a copy of that mistake and checks that the calibration
 # catches it.
 

@@ -15,7 +15,7 @@
 # at 0.5-50 kHz and recorded by sensors at six locations "through building power"; 16
 # classes were collected, "including muxed combinations of the pure waveforms"; a
 # short-time Fourier transform (STFT) turned the recordings into 10,000 spectrograms, 625
-# per class, split at random 70/15/15. The recordings are not public, and the paper gives
+# per class, split at random 70/15/15 (Sec. 4.2). The recordings are not public, and the paper gives
 # neither the STFT parameters nor the image size.
 #
 # This chapter therefore builds the dataset from a **simulator** of that experiment

@@ -28,8 +28,9 @@
 # stage, so there `W` is a single increment per stage); `S` is a **spatial shaper**
 # that turns the white increment into a correlated field. The paper's shape is a 2-D Brownian
 # surface (its Fig. 1), which we read as the Brownian sheet: the cumulative sum of white noise
-# along height and width. We also train the NSDE with white noise and with power-law (pink, `1/f`) noise, the
-# shapes of the paper's open question on noise shaping (Sec. 5). Every shaper is normalised to
+# along height and width. The profile's `variant_shapes` trains the NSDE with other shapes too
+# (white noise, power-law noise such as pink, `1/f`), as candidates for the "improved noise
+# shaping" the paper names as future work (Sec. 5). Every shaper is normalised to
 # unit mean power *in expectation* (a single draw of the Brownian sheet, whose variance
 # grows from one corner, can have much less or more), so `sigma` means the same noise power
 # for every shape; `rms(x_k)` makes `sigma` a noise-to-signal amplitude ratio at every block

@@ -13,8 +13,9 @@
 # so a reader may ask whether a verdict is about the method or about the stand-in. This
 # chapter reruns the paper's tables on **real** non-intrusive load monitoring (NILM)
 # recordings: PLAID, the Plug-Load Appliance Identification Dataset {cite}`gao2014plaid`.
-# PLAID holds the current drawn by appliances of 11 types (air conditioners, lamps, fans,
-# fridges, hairdryers, heaters, laptops, microwaves, vacuums, washing machines) in more than
+# PLAID holds the current drawn by appliances of 11 types (air conditioners, compact
+# fluorescent lamps, incandescent light bulbs, fans, fridges, hairdryers, heaters, laptops,
+# microwaves, vacuums, washing machines) in more than
 # 56 households, sampled at 30 kHz; its UCR/UEA edition {cite}`dau2019ucr` (1,074 recordings of 100 to 1,344
 # samples, a few mains cycles each, with its own train/test split) ships inside sktime
 # {cite}`loning2019sktime` and
@@ -187,7 +188,8 @@ Markdown("\n\n".join(f"- {s}" for s in es.contrast_sentences(expl)) + "\n\n" + f
 #
 # The same library calls, the same verdict rules, other data: where a verdict here differs
 # from the simulator's, the difference is about the data (real appliances, fewer and
-# shorter recordings, a different chance rate), not about the pipeline. The findings page
+# shorter recordings, a different chance rate, and the training budget of the `plaid_epochs`
+# setting), not about the verdict pipeline. The findings page
 # sets the two columns side by side.
 
 # %% tags=["remove-input"]
