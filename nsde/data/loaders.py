@@ -170,6 +170,19 @@ def _class_labels(path: Path) -> list[str]:
     raise ValueError(f"{path.name}: no '@classLabel true ...' header; a classification file needs labels")
 
 
+def _fold_case(names) -> dict[str, list[str]]:
+    """``{casefolded name: [names spelt that way]}``."""
+    folded: dict[str, list[str]] = {}
+    for n in names:
+        folded.setdefault(n.casefold(), []).append(n)
+    return folded
+
+
+def _case_twins(folded: dict[str, list[str]]) -> list[str] | None:
+    """The first group of names of :func:`_fold_case` that differ only in case, or None."""
+    return next((v for v in folded.values() if len(v) > 1), None)
+
+
 def match_labels(labels: list[str], names: list[str], where: str, what: str) -> list[str]:
     """Each label spelt as in ``names``, matched without regard to case (sktime's reader
     lowercases the labels of a ``.ts`` file; its ``@classLabel`` header keeps their case).
@@ -184,12 +197,10 @@ def match_labels(labels: list[str], names: list[str], where: str, what: str) -> 
         ValueError: two declared classes differ only in case (they cannot be told apart
             once lowercased), or a label matches no declared class.
     """
-    folded: dict[str, list[str]] = {}
-    for n in names:
-        folded.setdefault(n.casefold(), []).append(n)
-    clash = [v for v in folded.values() if len(v) > 1]
+    folded = _fold_case(names)
+    clash = _case_twins(folded)
     if clash:
-        raise ValueError(f"{where}: {what} declares {clash[0]}, which differ only in case; sktime's reader "
+        raise ValueError(f"{where}: {what} declares {clash}, which differ only in case; sktime's reader "
                          "lowercases the labels, so these classes cannot be told apart: give them names that "
                          "differ in more than case")
     out, unknown = [], set()
@@ -642,10 +653,7 @@ def load_hdf5_folder(folder: str | Path, labels_csv: str | Path, cfg: RecordingC
             labels = match_labels(labels, names, labels_csv.name, "class_names")
         else:
             names = sorted(set(labels))
-            folded: dict[str, list[str]] = {}
-            for n in names:
-                folded.setdefault(n.casefold(), []).append(n)
-            clash = next((v for v in folded.values() if len(v) > 1), None)
+            clash = _case_twins(_fold_case(names))
             if clash:
                 raise ValueError(f"{labels_csv.name}: labels {clash} differ only in case, so they would be "
                                  f"{len(clash)} classes; spell each class one way in the CSV, or give class_names "
