@@ -22,7 +22,7 @@
 # the profile, plus the full split, whose models are those of chapter 2 (loaded from the
 # cache), each from the profile's `n_seeds` training seeds. Both models of a pair share the
 # subset and the seed, and every size takes the same number of optimisation steps (`epochs`
-# divided by the fraction: 4 times the epochs on a quarter of the data), so that a smaller
+# divided by the fraction, printed below), so that a smaller
 # set means less data, not also less training, and its models can converge as the full
 # set's do (the convergence line below says whether they did).
 # The validation split (best-epoch selection) and the test split are the full ones, so every
