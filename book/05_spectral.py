@@ -234,7 +234,7 @@ plt.close("all")
 
 # %%
 srs_text = verdicts.correlation_sentence(rho, p_value, n_models, claim="I-ASIDE's: higher SRS, more robust")
-findings.record_text(profile, "iaside", data.name, verdicts.correlation_word(rho), srs_text,
+findings.record_text(profile, "iaside", data.name, verdicts.correlation_word(rho, p_value), srs_text,
                      estimate=f"Spearman rho {rho:+.2f}", sizes=f"{n_models} trained models", models=S.models_text)
 Markdown(srs_text)
 

@@ -153,7 +153,8 @@ counts = ss.grid_counts(diffs)
 lines.append(verdicts.grid_best_sentence(counts))
 verdict = "\n\n".join(lines)
 findings.record_text(profile, "noise-shape", data.name, verdicts.grid_verdict(counts), verdict,
-                     sizes=f"one trained network per cell, {P.shape_n_images} images", models=S.models_text)
+                     sizes=f"one trained network per cell, {P.shape_n_images} images",
+                     models=S.describe_models(seeds=1, noise="noise of each grid cell's shape and sigma"))
 Markdown(verdict)
 
 # %%

@@ -73,3 +73,11 @@ def test_one_seed_is_said_to_be_about_those_networks():
 def test_short_form_carries_word_estimate_and_interval():
     v = judge("table4", made(0.1, 0.01))
     assert v.short.startswith("holds: +0.100 [")
+
+
+def test_a_sentence_says_whose_claim_it_is():
+    assert CLAIMS["table2"].head == "The paper's claim (Table 2) that the NSDE is more accurate under random noise"
+    assert CLAIMS["table3-adaptive"].head.startswith("The claim that the NSDE keeps more accuracy against")
+    assert CLAIMS["table3-adaptive"].head.endswith("(not in the paper: Table 3's claim under an adaptive attack)")
+    assert CLAIMS["less-data"].head == "Our reading of Sec. 5, that the NSDE helps more when training data are scarce"
+    assert not any(c.head.startswith("The paper's") for c in CLAIMS.values() if c.source.startswith("not in"))

@@ -57,16 +57,26 @@ def test_stability_sentence_respects_the_measure_direction():
         "the paper reports it smaller for the NSDE.")
 
 
-def test_correlation_sentence():
+def test_correlation_sentence_reads_the_sign_only_where_the_permutation_test_rejects():
     text = vd.correlation_sentence(0.9, 0.02, 6)
-    assert "+0.90, a strong positive association, which agrees with the claim" in text
-    assert "smallest possible p is 2/6! = 0.0028" in text
-    assert vd.correlation_word(0.9) == "agrees with the claim" and vd.correlation_word(-0.5) == "runs against the claim"
-    assert "runs against the claim" in vd.correlation_sentence(-0.5, 0.3, 4)
-    assert "gives no support" in vd.correlation_sentence(0.1, 0.9, 5)
+    assert "+0.90, a strong positive association. The association **agrees with the claim**" in text
+    assert "p = 0.02 is at most 0.05" in text
+    assert "2/6! = 0.0028" in text
+    assert "**runs against the claim**" in vd.correlation_sentence(-0.9, 0.01, 6)
+    weak = vd.correlation_sentence(0.54, 0.24, 7)  # the default build's I-ASIDE figure
+    assert "**inconclusive**" in weak and "could arise by chance" in weak and "agrees" not in weak
+    assert "no ordering can reach it" in vd.correlation_sentence(1.0, 1 / 3, 3)  # 2/3! > 0.05
     assert "does not vary" in vd.correlation_sentence(float("nan"), 1.0, 3)
     with pytest.raises(ValueError, match="at least 3"):
         vd.correlation_sentence(1.0, 0.0, 2)
+
+
+def test_correlation_word_is_inconclusive_above_alpha():
+    assert vd.correlation_word(0.9, 0.01) == "agrees with the claim"
+    assert vd.correlation_word(-0.9, 0.01) == "runs against the claim"
+    assert vd.correlation_word(0.54, 0.24) == "inconclusive"
+    assert vd.correlation_word(-0.9, 0.2) == "inconclusive"
+    assert vd.correlation_word(float("nan"), 1.0) == "not testable here"
 
 
 def test_data_size_sentence():

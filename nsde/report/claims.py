@@ -84,7 +84,8 @@ class Claim:
     Attributes:
         key: the id used by the findings page.
         text: the claim, as a clause ("the NSDE is more accurate under random noise").
-        source: where the paper makes it ("Table 2, Sec. 4.2"), or "not in the paper".
+        source: where the paper makes it ("Table 2, Sec. 4.2"), "<place>, our reading" for our
+            reading of a statement, or "not in the paper: <what it is>".
         chapter: the chapter that tests it.
         endpoint: the primary endpoint, in words.
         direction: +1 the paper reports the NSDE higher, -1 lower, 0 no direction (a question).
@@ -110,6 +111,16 @@ class Claim:
     higher: str = "higher"
     lower: str = "lower"
 
+    @property
+    def head(self) -> str:
+        """Whose claim this is, as a sentence opening: the paper's (with its place), our
+        reading of a statement of the paper, or a claim the book tests on its own."""
+        if self.source.startswith("not in the paper"):
+            return f"The claim that {self.text} ({self.source})"
+        if self.source.endswith("our reading"):
+            return f"Our reading of {self.source.rsplit(',', 1)[0]}, that {self.text}"
+        return f"The paper's claim ({self.source}) that {self.text}"
+
     def fmt(self, value: float, signed: bool = True) -> str:
         digits = 1 if self.scale == 100 else 3
         return f"{self.scale * value:{'+' if signed else ''}.{digits}f}{(' ' + self.unit) if self.unit else ''}"
@@ -128,7 +139,7 @@ CLAIMS: dict[str, Claim] = {c.key: c for c in [
           "03_robustness", "robust accuracy under non-adaptive APGD-CE, NSDE ensemble minus baseline, averaged "
           "over the paper's budgets", +1, 0.02, paper_table3_effect, **_ACC),
     Claim("table3-adaptive", "the NSDE keeps more accuracy against the strongest attack adaptive to its noise",
-          "not in the paper (Table 3's claim under an adaptive attack)", "03_robustness",
+          "not in the paper: Table 3's claim under an adaptive attack", "03_robustness",
           "worst-case robust accuracy over the attack battery, NSDE ensemble minus baseline, averaged over the "
           "paper's budgets", +1, 0.02, paper_table3_effect, **_ACC),
     Claim("noise-training", "training with noise makes the network more accurate under random noise",
@@ -153,14 +164,14 @@ CLAIMS: dict[str, Claim] = {c.key: c for c in [
           "Table 4, Sec. 4.3",
           "04_explanations", "ABC on correct minus on incorrect predictions, NSDE minus baseline", +1, 0.05,
           _table4_effect, scale=1.0, unit="", subject="the NSDE"),
-    Claim("abc-reliability", "ABC tells right from wrong predictions better than the softmax", "not in the paper "
-          "(our question about ABC, Jha et al. 2019)", "04_explanations", "AUROC of ABC minus AUROC of the maximum "
+    Claim("abc-reliability", "ABC tells right from wrong predictions better than the softmax", "not in the paper: "
+          "our question about ABC, Jha et al. 2019", "04_explanations", "AUROC of ABC minus AUROC of the maximum "
           "softmax probability, per seed", 0, 0.05, None, scale=1.0, unit="", subject="ABC",
           reference="the softmax"),
     Claim("iaside", "a higher spectral robustness score goes with more robustness", "I-ASIDE (Luo et al. 2024), "
           "tested on these models", "05_spectral", "Spearman correlation across models of SRS and mean robust "
           "accuracy", +1, 0.0, None, scale=1.0, unit=""),
-    Claim("less-data", "the NSDE helps more when training data are scarce", "Sec. 5",
+    Claim("less-data", "the NSDE helps more when training data are scarce", "Sec. 5, our reading",
           "06_less_data", "NSDE-minus-baseline accuracy at the smallest training set minus the same at the full "
           "one, averaged over the input-noise levels", +1, 0.02, None,
           subject="the NSDE's advantage at the smallest training set", reference="its advantage at the full one",
@@ -223,7 +234,7 @@ class Verdict:
         """The verdict as Markdown prose, with its numbers, sizes and power."""
         c, t = self.claim, self.primary
         subject = c.subject[0].upper() + c.subject[1:]
-        head = (f"The paper's claim that {c.text}: **{self.word}** here" if c.direction else
+        head = (f"{c.head}: **{self.word}** here" if c.direction else
                 f"Whether {c.text}: **{self.word}**")
         body = (f"{subject} minus {c.reference}: {self.interval_text} (95% interval; {self.sizes_text}"
                 + (f"; {c.endpoint}" if self.settings is not None else "") + ")")

@@ -115,31 +115,56 @@ def stability_sentence(difference: Interval, *, measure: str, lower_is_stable: b
     return text + (f"; the paper reports {paper}." if paper else ".")
 
 
+def _correlation_outcome(rho: float, p: float, alpha: float) -> str:
+    """``agrees with``, ``runs against`` or ``inconclusive``: the sign of ``rho`` counts only
+    where the exact permutation test rejects independence at level ``alpha``."""
+    if p > alpha:
+        return "inconclusive"
+    return "agrees with" if rho > 0 else "runs against"
+
+
 def correlation_sentence(rho: float, p: float, n: int, *, x: str = "SRS", y: str = "mean robust accuracy",
-                         claim: str = "higher SRS, more robust") -> str:
-    """A rank correlation across models, its strength, and what it says about a claim."""
+                         claim: str = "higher SRS, more robust", alpha: float = 0.05) -> str:
+    """A rank correlation across models as a test of a claim: the sign of ``rho`` is read
+    only where its exact permutation p is at most ``alpha``; otherwise the sentence says
+    that the data cannot tell.
+
+    Args:
+        rho: Spearman's rank correlation of ``x`` with ``y`` across the models.
+        p: its exact two-sided permutation p.
+        n: the number of models (at least 3).
+        claim: the claim a positive correlation supports, named in the sentence.
+        alpha: the test's level.
+    """
     if n < 3:
         raise ValueError(f"a rank correlation needs at least 3 models, but found {n}")
     if rho != rho:  # NaN
         return f"Across the {n} models the {x} or the {y} does not vary, so no rank correlation can be computed."
     strength = "strong" if abs(rho) >= 0.7 else "moderate" if abs(rho) >= 0.4 else "weak"
     direction = "positive" if rho > 0 else "negative"
-    verdict = (f"agrees with the claim ({claim})" if rho >= 0.4 else
-               f"runs against the claim ({claim})" if rho <= -0.4 else "gives no support to the claim "
-               f"({claim})")
-    chance = "could easily arise by chance" if p > 0.1 else "would arise by chance in few orderings of the models"
+    floor = 2 / math.factorial(n)
+    outcome = _correlation_outcome(rho, p, alpha)
+    if outcome == "inconclusive":
+        why = (f"with {n} models no ordering can reach it (the smallest possible p is 2/{n}! = {floor:.2g})"
+               if floor > alpha else f"an ordering this strong could arise by chance (the smallest possible p "
+               f"with {n} models is 2/{n}! = {floor:.2g})")
+        verdict = (f"The test is **inconclusive** about the claim ({claim}): the exact permutation p = {p:.2g} "
+                   f"is above {alpha:g}; {why}.")
+    else:
+        verdict = (f"The association **{outcome} the claim** ({claim}): the exact permutation p = {p:.2g} is at "
+                   f"most {alpha:g} (the smallest possible p with {n} models is 2/{n}! = {floor:.2g}).")
     return (f"Across the {n} models the Spearman rank correlation of {x} with {y} is {rho:+.2f}, a {strength} "
-            f"{direction} association, which {verdict}. An ordering this strong {chance} (exact permutation "
-            f"p = {p:.2g}; with {n} models the smallest possible p is 2/{n}! = {2 / math.factorial(n):.2g}). The "
-            "models share their data and architecture, so this describes these models, not I-ASIDE in general.")
+            f"{direction} association. {verdict} The models share their data and architecture, so this "
+            "describes these models, not I-ASIDE in general.")
 
 
-def correlation_word(rho: float) -> str:
-    """The short form of :func:`correlation_sentence` for the findings page."""
+def correlation_word(rho: float, p: float, *, alpha: float = 0.05) -> str:
+    """The short form of :func:`correlation_sentence` for the findings page: ``agrees with
+    the claim``, ``runs against the claim`` or ``inconclusive`` (p above ``alpha``)."""
     if rho != rho:
         return "not testable here"
-    return ("agrees with the claim" if rho >= 0.4 else "runs against the claim" if rho <= -0.4
-            else "no support for the claim")
+    outcome = _correlation_outcome(rho, p, alpha)
+    return outcome if outcome == "inconclusive" else f"{outcome} the claim"
 
 
 def data_size_sentence(table: pd.DataFrame, intensity: float) -> str:

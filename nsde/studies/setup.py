@@ -102,10 +102,23 @@ class Setup:
     @property
     def models_text(self) -> str:
         """What the book's models are, in words: architecture, image size, training, data."""
+        return self.describe_models()
+
+    def describe_models(self, *, seeds: int | None = None, noise: str | None = None) -> str:
+        """:attr:`models_text` for a study that departs from the profile, in words.
+
+        Args:
+            seeds: networks trained per model, when not the profile's ``n_seeds`` (chapter
+                8's grid trains one per cell).
+            noise: the NSDE's noise, in words, when not the profile's ``noise_shape`` at
+                ``sigma``.
+        """
         p = self.profile
+        n = p.n_seeds if seeds is None else int(seeds)
+        noise = noise if noise is not None else f"{p.noise_shape} noise at sigma {p.sigma:g}"
         return (f"{p.arch}, {p.image_size}x{p.image_size} spectrograms, {p.epochs} epochs on {len(self.data.train):,} "
-                f"training images of {self.data.name}, {p.n_seeds} seeds, NSDE {p.noise_shape} noise at sigma "
-                f"{p.sigma:g}, ensemble of {p.eval_samples} passes")
+                f"training images of {self.data.name}, {n} seed{'s' if n != 1 else ''}, NSDE {noise}, ensemble of "
+                f"{p.eval_samples} passes")
 
     @cached_property
     def classifiers(self) -> dict[str, Classifier]:
