@@ -260,6 +260,12 @@ plt.close(fig)
 pd.concat(att.sources, names=["classifier"]) if att.sources else "no attack ran"
 
 # %% [markdown]
+# A worst case can lie slightly above one of the single attacks it is the minimum of:
+
+# %%
+Markdown(ast_.rescoring_sentence(att.tables)) if att.tables else "no attack ran"
+
+# %% [markdown]
 # ### Verdicts on Table 3
 
 # %%

@@ -123,3 +123,20 @@ def test_masking_checks_flag_a_rising_worst_case_and_a_stronger_gradient_free_at
     assert checks[("worst case does not rise from eps 0.1", 0.2)] == "failed"
     assert checks[("the profile's attack as strong as Square (gradient-free)", 0.2)] == "failed"
     assert checks[("APGD-CE, EOT-2 on the ensemble as strong as the battery", 0.1)] == "passed"
+
+
+def test_rescoring_sentence_names_the_largest_excess_of_a_worst_case_over_a_single_attack():
+    import pandas as pd
+    from nsde.studies.attack_study import rescoring_sentence
+
+    def t(*acc):
+        return pd.DataFrame({"eps": [0.05, 0.1], "accuracy": list(acc)})
+
+    tables = {"baseline": {"APGD-CE": t(0.9, 0.7), "worst case": t(0.9, 0.7)},
+              "NSDE ensemble": {"APGD-CE": t(0.948, 0.80), "DLR": t(0.96, 0.79), "worst case": t(0.958, 0.778)}}
+    text = rescoring_sentence(tables)
+    assert text.startswith("For NSDE ensemble, the worst case lies above a single attack's figure at 1 (attack, budget) pair;")
+    assert "largest excess is 1.0 points (NSDE ensemble, eps 0.05: 95.8% against 94.8% for APGD-CE)" in text
+    assert "scoring noise" in text
+    assert rescoring_sentence({"baseline": tables["baseline"]}) == \
+        "No worst case lies above a single attack of its battery."

@@ -97,7 +97,7 @@ def _chromium():
 def test_verdicts_render_as_prose_not_code_output(html_root):
     """Verdict sentences are Markdown outputs (they wrap), never lines of printed code output."""
     text = (html_root / "book" / "03_robustness.html").read_text(errors="replace")
-    assert re.search(r"The paper(&#8217;|’|')s claim \(Table 2\) that", text)
+    assert re.search(r"The paper(&#8217;|’|')s claim \(Table \d\) that", text)
     for pre in re.findall(r"<pre>(.*?)</pre>", text, flags=re.S):
         assert "claim that" not in pre, "a verdict is printed as code output"
 

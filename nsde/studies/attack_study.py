@@ -33,13 +33,14 @@ from nsde._infra.checks import model_classes
 from nsde.measures.attacks import PAPER_EPS, attack_table, run_attack, transfer_table, worst_case
 from nsde.measures.evaluation import correctness_matrix, eval_subset
 from nsde.report.claims import Verdict, judge
+from nsde.report.verdicts import english_list
 from nsde.stats.compare import endpoint_tests, pool_seeds, scores
 from nsde.stats.inference import seed_test
 from nsde.studies.protocols import BASELINE, ENSEMBLE, NOISE_OFF, Classifier, clean_correct_subset
 
 __all__ = ["AttackSpec", "battery", "attack_images", "AttackStudy", "attack_classifier", "attack_study", "MASKING_MARGIN",
            "ZERO_TOLERANCE", "masking_checks", "convergence", "convergence_study", "convergence_sentence",
-           "masking_study", "noise_sources"]
+           "masking_study", "noise_sources", "rescoring_sentence"]
 
 
 @dataclass(frozen=True)
@@ -362,3 +363,37 @@ def noise_sources(study: AttackStudy) -> dict[str, Verdict]:
         primary, per_eps = endpoint_tests(study.tables[a]["worst case"], study.tables[b]["worst case"], "eps", paper)
         out[key] = judge(key, primary, settings=per_eps, included=paper, what="budget")
     return out
+
+
+def rescoring_sentence(tables: Mapping[str, Mapping[str, pd.DataFrame]]) -> str:
+    """Why a worst case can lie above a single attack of its battery, with the largest such
+    excess computed.
+
+    A randomised classifier's adversarial images are scored by fresh noisy ensembles, and
+    the worst case is reported on a scoring stream independent of the one that chose it, so
+    it and a single attack's figure are two noisy scorings of nearly the same images.
+
+    Args:
+        tables: per classifier, ``{attack: pooled table}`` with a ``"worst case"`` entry
+            (:attr:`AttackStudy.tables`); accuracies as fractions.
+    """
+    above = []
+    for label, attacks in tables.items():
+        worst = attacks["worst case"].set_index("eps")["accuracy"]
+        for name, t in attacks.items():
+            if name == "worst case":
+                continue
+            single = t.set_index("eps")["accuracy"]
+            for e in worst.index.intersection(single.index):
+                if worst[e] > single[e] + 1e-12:
+                    above.append((worst[e] - single[e], label, name, e, worst[e], single[e]))
+    if not above:
+        return "No worst case lies above a single attack of its battery."
+    gap, label, name, e, w, a = max(above)
+    who = english_list(sorted({x[1] for x in above}))
+    return (f"For {who}, the worst case lies above a single attack's figure at {len(above)} (attack, budget) "
+            f"pair{'s' if len(above) != 1 else ''}; the largest excess is {100 * gap:.1f} points ({label}, eps "
+            f"{e:g}: {100 * w:.1f}% against {100 * a:.1f}% for {name}). This is scoring noise, not a weaker worst "
+            "case: attacked images of a randomised classifier are scored by fresh noisy ensembles, and the worst "
+            "case is reported on a scoring stream independent of the one that chose it, so the two figures are "
+            "two noisy scorings of nearly the same images.")
